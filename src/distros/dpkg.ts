@@ -1,0 +1,260 @@
+// Debian and Ubuntu. Two paths:
+//  - the image has apt: run apt inside it (maintainer scripts run as Debian intends);
+//  - distroless / no apt (status.d, or a status file without apt, e.g. chiseled Ubuntu):
+//    a tooling image downloads the debs and unpacks them into the target, and the engine
+//    regenerates dpkg's metadata itself.
+// Either way the result is ONE exec on top of the original image, so the patch is one layer.
+import { FileAction, State } from '../llb/index.js';
+import { CopaError } from '../engine/errors.js';
+import { comparatorFor } from '../engine/versions/index.js';
+import { planFromReport, validate, changedPackages, type Compare } from '../engine/plan.js';
+import { fileExists, readText, readTextIfExists, solveState } from '../engine/solve.js';
+import { parseDpkgStatus, formatStanza, type DpkgPackage } from '../engine/dpkgstatus.js';
+import type { DistroContext, DistroOutcome, PackageManager, PackageResult, Wanted } from './types.js';
+import { readDpkgDb, statusFileDb, versionsOf, STATUS_DIR, type DpkgDb } from './dpkg-db.js';
+import { APT_CANDIDATES, APT_FETCH, APT_INSTALL, APT_UPDATE, APT_UPGRADE_ALL, DPKG_APPLY } from './apt-scripts.js';
+import { md5Hex } from './hash.js';
+
+const LISTS = '/var/lib/apt/lists';
+const ROOT = '0';
+
+/** Mounts that keep apt's lists, archives and logs out of the image (and so out of the layer). */
+function aptScratchMounts(lists: State | null) {
+  return [
+    lists ? { dest: LISTS, source: lists } : { dest: LISTS },
+    { dest: '/var/cache/apt', type: 'tmpfs' as const },
+    { dest: '/var/log/apt', type: 'tmpfs' as const },
+  ];
+}
+
+function refreshLists(base: State, what: string): State {
+  return base
+    .run({
+      args: ['sh', '-c', APT_UPDATE],
+      user: ROOT,
+      ignoreCache: true, // package indexes must always be fresh
+      mounts: aptScratchMounts(null),
+      name: `copa: refresh package lists (${what})`,
+    })
+    .getMount(LISTS);
+}
+
+export const dpkg: PackageManager = {
+  family: 'deb',
+
+  async installedVersions(bridge, ref) {
+    const db = await readDpkgDb(bridge, ref);
+    return db ? versionsOf(db) : new Map();
+  },
+
+  async patch(ctx) {
+    const db = await readDpkgDb(ctx.bridge, ctx.originalRef);
+    if (!db) {
+      throw new CopaError('image', `the image is ${ctx.os.type} ${ctx.os.version} but has no dpkg database (${STATUS_DIR} or /var/lib/dpkg/status)`, {
+        hint: 'only images whose packages are recorded by dpkg can be patched; rebuild the image from a Debian/Ubuntu base',
+      });
+    }
+    const cmp = comparatorFor('deb');
+    const hasApt = db.kind === 'file' && (await fileExists(ctx.bridge, ctx.originalRef, '/usr/bin', 'apt-get'));
+    ctx.log(`dpkg database: ${db.packages.size} packages (${db.kind === 'dir' ? 'distroless status.d' : hasApt ? 'apt in image' : 'no apt in image'})`);
+    return hasApt ? aptInImage(ctx, db, cmp) : viaTooling(ctx, db, cmp);
+  },
+};
+
+async function aptInImage(ctx: DistroContext, db: DpkgDb, cmp: Compare): Promise<DistroOutcome> {
+  const before = versionsOf(db);
+  const updateAll = ctx.updates === null;
+  const plan = updateAll ? null : planFromReport(before, ctx.updates!, ctx.previouslyPatched, cmp);
+  if (plan && plan.wanted.length === 0) return { installed: null, packages: plan.settled };
+
+  const lists = refreshLists(ctx.original, `apt-get update, ${ctx.os.type} ${ctx.os.version}`);
+  const names = plan?.wanted.map((w) => w.name) ?? [];
+  const installed = ctx.original
+    .run({
+      args: updateAll ? ['sh', '-c', APT_UPGRADE_ALL] : ['sh', '-c', APT_INSTALL, 'copa-apt', ...names],
+      user: ROOT,
+      mounts: aptScratchMounts(lists),
+      name: updateAll ? 'copa: apt-get upgrade (all packages)' : `copa: apt-get install --only-upgrade ${summarize(names)}`,
+    })
+    .root();
+
+  const ref = await solveState(ctx.bridge, installed, ctx.platform);
+  const after = versionsOf(statusFileDb(await readText(ctx.bridge, ref, '/var/lib/dpkg/status')));
+  return finish(ctx, installed, before, after, plan?.wanted ?? null, plan?.settled ?? [], cmp);
+}
+
+async function viaTooling(ctx: DistroContext, db: DpkgDb, cmp: Compare): Promise<DistroOutcome> {
+  if (!ctx.toolingImage) {
+    throw new CopaError('input', `no tooling image is known for ${ctx.os.type} ${ctx.os.version}`, { hint: 'pass a Debian/Ubuntu image of the same release with --tooling-image' });
+  }
+  const before = versionsOf(db);
+  const updateAll = ctx.updates === null;
+  const plan = updateAll ? null : planFromReport(before, ctx.updates!, ctx.previouslyPatched, cmp);
+  if (plan && plan.wanted.length === 0) return { installed: null, packages: plan.settled };
+
+  const tooling = State.image(ctx.toolingImage, { platform: ctx.platform });
+  const lists = refreshLists(tooling, `tooling image ${ctx.toolingImage}`);
+  const toolRun = (args: string[], name: string) =>
+    tooling.run({ args, user: ROOT, mounts: [...aptScratchMounts(lists), { dest: '/out' }], name });
+
+  let names: string[];
+  if (updateAll) {
+    // Ask the tooling image's apt which installed packages have a newer candidate.
+    const q = toolRun(['sh', '-c', APT_CANDIDATES, 'copa-apt', ...[...before.keys()].map(stripArch)], 'copa: look up candidate versions');
+    const cand = await readTextIfExists(ctx.bridge, await solveState(ctx.bridge, q.getMount('/out'), ctx.platform), '/candidates');
+    const newer = parseDpkgStatus(cand ?? '', { assumeInstalled: true }).filter((p) => {
+      const have = before.get(p.name);
+      return have !== undefined && cmp(p.version, have) > 0;
+    });
+    names = [...new Set(newer.map((p) => p.name))].sort();
+    if (names.length === 0) return { installed: null, packages: [] };
+  } else {
+    names = plan!.wanted.map((w) => stripArch(w.name));
+  }
+
+  const fetched = toolRun(['sh', '-c', APT_FETCH, 'copa-apt', ...names], `copa: download ${summarize(names)}`).getMount('/out');
+  const fetchedRef = await solveState(ctx.bridge, fetched, ctx.platform);
+  const failed = ((await readTextIfExists(ctx.bridge, fetchedRef, '/failed')) ?? '').split('\n').filter(Boolean);
+  if (failed.length && !ctx.ignoreErrors) {
+    const err = (await readTextIfExists(ctx.bridge, fetchedRef, '/download.err')) ?? '';
+    throw new CopaError('validation', `could not download ${failed.join(', ')} with the tooling image ${ctx.toolingImage}: ${err.trim().split('\n').slice(-3).join(' | ')}`, {
+      hint: 'check that the tooling image is the same release as the target and can reach its package mirror, or pass --ignore-errors',
+    });
+  }
+
+  // Read each downloaded deb's control area; keep only real upgrades.
+  const debs = (await ctx.bridge.readDir(fetchedRef, '/debs')).map((e) => e.path).filter((n) => /^[A-Za-z0-9.+~%_-]+\.deb$/.test(n)).sort();
+  const upgrades: Array<{ deb: string; pkg: DpkgPackage; control: string; md5sums: string | null }> = [];
+  for (const deb of debs) {
+    const control = await readText(ctx.bridge, fetchedRef, `/meta/${deb}/control`);
+    const [pkg] = parseDpkgStatus(control, { assumeInstalled: true });
+    if (!pkg) continue;
+    const have = before.get(pkg.name);
+    if (have === undefined || cmp(pkg.version, have) <= 0) continue;
+    upgrades.push({ deb, pkg, control, md5sums: await readTextIfExists(ctx.bridge, fetchedRef, `/meta/${deb}/md5sums`) });
+  }
+  const after = new Map(before);
+  for (const u of upgrades) after.set(u.pkg.name, u.pkg.version);
+  if (upgrades.length === 0) return finish(ctx, null, before, after, plan?.wanted ?? null, plan?.settled ?? [], cmp);
+
+  const keep = await modifiedConffiles(ctx, db, upgrades.map((u) => u.pkg.name));
+  let inputs = FileAction.mkfile('/debs.list', 0o644, upgrades.map((u) => u.deb).join('\n') + '\n').mkfile(
+    '/keep-conffiles',
+    0o644,
+    keep.map((p) => `.${p}\n`).join(''),
+  );
+  if (db.kind === 'dir') {
+    inputs = inputs.mkdir('/status.d', 0o755);
+    for (const [file, body] of rewriteStatusD(db, upgrades)) inputs = inputs.mkfile(`/status.d/${file}`, 0o644, body);
+  } else {
+    inputs = inputs.mkfile('/status', 0o644, rewriteStatusFile(db, upgrades));
+  }
+  const applied = tooling
+    .run({
+      args: ['sh', '-c', DPKG_APPLY],
+      user: ROOT,
+      network: 'none',
+      mounts: [
+        { dest: '/target', source: ctx.original },
+        { dest: '/copa-debs', source: fetched, readonly: true },
+        { dest: '/copa-in', source: State.scratch().file(inputs, { name: 'copa: regenerate dpkg metadata' }), readonly: true },
+      ],
+      name: `copa: unpack ${summarize(upgrades.map((u) => u.pkg.name))} into the image`,
+    })
+    .getMount('/target');
+  return finish(ctx, applied, before, after, plan?.wanted ?? null, plan?.settled ?? [], cmp);
+}
+
+function finish(
+  ctx: DistroContext,
+  installed: State | null,
+  before: Map<string, string>,
+  after: Map<string, string>,
+  wanted: Wanted[] | null,
+  settled: PackageResult[],
+  cmp: Compare,
+): DistroOutcome {
+  if (wanted === null) {
+    const packages = changedPackages(before, after);
+    return { installed: packages.length ? installed : null, packages };
+  }
+  const { results, failures } = validate(wanted, before, after, cmp);
+  if (failures.length && !ctx.ignoreErrors) {
+    throw new CopaError('validation', failures.join('\n'), {
+      hint: 'the package mirror does not have the fixed version yet (or the report is stale); re-scan, wait for the mirror, or pass --ignore-errors to patch what is available',
+    });
+  }
+  const changed = [...after].some(([n, v]) => before.get(n) !== v);
+  return { installed: changed ? installed : null, packages: [...settled, ...results] };
+}
+
+/** Conffiles the user changed (md5 differs from dpkg's record): dpkg --force-confold keeps them. */
+async function modifiedConffiles(ctx: DistroContext, db: DpkgDb, names: string[]): Promise<string[]> {
+  const keep: string[] = [];
+  for (const name of names) {
+    for (const cf of db.packages.get(name)?.conffiles ?? []) {
+      if (cf.obsolete) continue;
+      const body = await ctx.bridge.readFile(ctx.originalRef, cf.path).catch(() => null);
+      if (body && md5Hex(body) !== cf.md5) keep.push(cf.path);
+    }
+  }
+  return keep.sort();
+}
+
+type Upgrade = { pkg: DpkgPackage; control: string; md5sums: string | null };
+
+/** A status stanza for a freshly unpacked deb: its control fields plus dpkg's Status line. */
+function installedStanza(u: Upgrade, old: DpkgPackage | undefined): string {
+  const fields = parseDpkgStatus(u.control, { assumeInstalled: true })[0]!.fields;
+  const out: Array<[string, string]> = [];
+  for (const [k, v] of fields) {
+    out.push([k, v]);
+    if (k === 'Package') out.push(['Status', 'install ok installed']);
+  }
+  const conffiles = old?.fields.find(([k]) => k === 'Conffiles');
+  if (conffiles && !fields.some(([k]) => k === 'Conffiles')) out.push(conffiles);
+  return formatStanza(out);
+}
+
+function rewriteStatusD(db: DpkgDb, upgrades: Upgrade[]): Map<string, string> {
+  const files = new Map<string, string>();
+  const byName = new Map(upgrades.map((u) => [u.pkg.name, u]));
+  const touched = new Set(upgrades.map((u) => db.fileOf.get(u.pkg.name) ?? u.pkg.name));
+  for (const file of touched) {
+    const names = db.filePackages.get(file) ?? [file];
+    const stanzas = names.map((n) => {
+      const u = byName.get(n);
+      const old = db.packages.get(n);
+      return u ? installedStanza(u, old) : old ? old.raw : '';
+    });
+    files.set(file, asStatusText(stanzas.filter(Boolean)));
+    for (const n of names) {
+      const u = byName.get(n);
+      if (u?.md5sums && db.md5sumsFiles.has(file)) files.set(`${file}.md5sums`, u.md5sums);
+    }
+  }
+  return files;
+}
+
+function rewriteStatusFile(db: DpkgDb, upgrades: Upgrade[]): string {
+  const byName = new Map(upgrades.map((u) => [u.pkg.name, u]));
+  return asStatusText(
+    db.stanzas.map((p) => {
+      const u = p.installed ? byName.get(p.name) : undefined;
+      return u ? installedStanza(u, p) : p.raw;
+    }),
+  );
+}
+
+/** dpkg's layout: every stanza (ending in a newline) is followed by a blank line. */
+function asStatusText(stanzas: string[]): string {
+  return stanzas.map((s) => (s.endsWith('\n') ? s : s + '\n') + '\n').join('');
+}
+
+function stripArch(name: string): string {
+  return name.split(':')[0]!;
+}
+
+function summarize(names: string[]): string {
+  return names.length <= 4 ? names.join(' ') : `${names.slice(0, 4).join(' ')} (+${names.length - 4} more)`;
+}

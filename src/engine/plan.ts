@@ -1,0 +1,91 @@
+// Package selection and post-install validation, shared by every package manager.
+import type { PackageResult, Wanted } from '../distros/types.js';
+import type { ReportUpdate } from './report/index.js';
+
+export type Compare = (a: string, b: string) => number;
+
+export interface Plan {
+  /** Packages to upgrade (report mode), each with the minimum acceptable version. */
+  wanted: Wanted[];
+  /** Report entries settled without installing anything. */
+  settled: PackageResult[];
+}
+
+/**
+ * Report mode: keep report packages that are installed and still below their fixed
+ * version; re-patch: also re-raise whatever a previous patch raised (we always patch
+ * the original image, so earlier fixes must be re-applied to be kept).
+ */
+export function planFromReport(
+  installed: Map<string, string>,
+  updates: ReportUpdate[],
+  previouslyPatched: Map<string, string>,
+  compare: Compare,
+): Plan {
+  const wanted = new Map<string, Wanted>();
+  const settled: PackageResult[] = [];
+  for (const u of updates) {
+    const have = installed.get(u.name) ?? installed.get(u.name.split(':')[0]!);
+    const prev = previouslyPatched.get(u.name);
+    if (have === undefined) {
+      settled.push({ name: u.name, status: 'not-installed', requiredVersion: u.fixedVersion, vulnerabilityIds: u.vulnerabilityIds, reason: 'not installed in the image' });
+      continue;
+    }
+    const current = prev ?? have;
+    if (compare(current, u.fixedVersion) >= 0) {
+      if (prev === undefined) {
+        settled.push({ name: u.name, status: 'already-fixed', installedVersion: have, requiredVersion: u.fixedVersion, finalVersion: have, vulnerabilityIds: u.vulnerabilityIds });
+        continue;
+      }
+    }
+    wanted.set(u.name, { name: u.name, minVersion: maxVersion(u.fixedVersion, prev ?? '', compare), vulnerabilityIds: u.vulnerabilityIds });
+  }
+  for (const [name, version] of previouslyPatched) {
+    if (!wanted.has(name)) wanted.set(name, { name, minVersion: version, vulnerabilityIds: [] });
+  }
+  return { wanted: [...wanted.values()].sort((a, b) => (a.name < b.name ? -1 : 1)), settled };
+}
+
+function maxVersion(a: string, b: string, compare: Compare): string {
+  if (!b) return a;
+  if (!a) return b;
+  return compare(a, b) >= 0 ? a : b;
+}
+
+/** Compare the image's versions before and after; every wanted package must reach its minimum. */
+export function validate(
+  wanted: Wanted[],
+  before: Map<string, string>,
+  after: Map<string, string>,
+  compare: Compare,
+): { results: PackageResult[]; failures: string[] } {
+  const results: PackageResult[] = [];
+  const failures: string[] = [];
+  for (const w of wanted) {
+    const was = before.get(w.name);
+    const now = after.get(w.name);
+    const base = { name: w.name, installedVersion: was, requiredVersion: w.minVersion || undefined, finalVersion: now, vulnerabilityIds: w.vulnerabilityIds };
+    if (now === undefined) {
+      results.push({ ...base, status: 'not-patched', reason: 'package is no longer installed after the upgrade' });
+      failures.push(`package ${w.name} was removed by the upgrade`);
+    } else if (w.minVersion && compare(now, w.minVersion) < 0) {
+      results.push({ ...base, status: 'not-patched', reason: `newest available version ${now} is lower than required ${w.minVersion}` });
+      failures.push(`downloaded package ${w.name} version ${now} lower than required ${w.minVersion} for update`);
+    } else if (was !== undefined && now === was && !w.minVersion) {
+      results.push({ ...base, status: 'already-fixed' });
+    } else {
+      results.push({ ...base, status: now === was ? 'already-fixed' : 'patched' });
+    }
+  }
+  return { results, failures };
+}
+
+/** Update-all mode: every package whose version changed counts as patched. */
+export function changedPackages(before: Map<string, string>, after: Map<string, string>): PackageResult[] {
+  const out: PackageResult[] = [];
+  for (const [name, now] of after) {
+    const was = before.get(name);
+    if (was !== undefined && was !== now) out.push({ name, status: 'patched', installedVersion: was, finalVersion: now, vulnerabilityIds: [] });
+  }
+  return out.sort((a, b) => (a.name < b.name ? -1 : 1));
+}

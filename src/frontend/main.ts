@@ -1,0 +1,73 @@
+// BuildKit gateway frontend entry point: BuildKit runs this image for
+// `buildctl build --frontend gateway.v0 --opt source=<image>` and for
+// `docker buildx build --build-arg BUILDKIT_SYNTAX=<image>`. Options arrive as
+// frontend opts (plain `image=…` or `build-arg:image=…`); the result is returned
+// to BuildKit's exporter with the patched image config.
+import { connectFrontend } from './transport.js';
+import { parseFrontendOptions } from '../engine/options.js';
+import { patchImage, type PatchOutcome } from '../engine/patch.js';
+import { summaryLines } from '../engine/summary.js';
+import { loadReport } from './report-context.js';
+import { describeError } from '../engine/errors.js';
+import type { Platform } from '../llb/index.js';
+
+const VERSION = process.env.COPA_VERSION ?? '0.1.0';
+
+function log(line: string) {
+  process.stderr.write(`copa-frontend: ${line}\n`);
+}
+
+function platformId(p: Platform): string {
+  return [p.os, p.architecture, p.variant].filter(Boolean).join('/');
+}
+
+async function main() {
+  const fe = await connectFrontend();
+  const { bridge } = fe;
+  try {
+    bridge.requireCaps(['mergeop', 'diffop']);
+    const o = parseFrontendOptions(fe.opts);
+    const report = o.report ? await loadReport({ bridge, opts: fe.opts, sessionId: fe.sessionId, inputs: () => bridge.inputs() }, o.report, o.scanner) : null;
+    const platforms: Platform[] = o.platforms.length ? o.platforms : [fe.defaultPlatform];
+    const outcomes: Array<[Platform, PatchOutcome]> = [];
+    for (const platform of platforms) {
+      const outcome = await patchImage(bridge, { image: o.image, platform, report, ignoreErrors: o.ignoreErrors, toolingImage: o.toolingImage, producer: `copa-ts ${VERSION}` }, log);
+      outcomes.push([platform, outcome]);
+      const lines = summaryLines(outcome.packages);
+      if (outcome.kind === 'up-to-date') lines.unshift(`${o.image} (${platformId(platform)}) is already up to date: no patch was applied`);
+      for (const l of lines) log(l);
+      const notPatched = outcome.packages.filter((p) => p.status === 'not-patched');
+      if (notPatched.length) await bridge.warn(`copa: ${notPatched.length} package(s) not patched on ${platformId(platform)}`, lines);
+      else if (outcome.kind === 'up-to-date') await bridge.warn(`copa: ${o.image} is already up to date, no patch applied`, lines);
+    }
+    const meta: Record<string, string> = {};
+    if (outcomes.length === 1 && o.platforms.length <= 1) {
+      const [, out] = outcomes[0]!;
+      meta['containerimage.config'] = JSON.stringify(out.config);
+      await bridge.returnResult({ ref: out.ref, metadata: meta });
+    } else {
+      const refs: Record<string, typeof outcomes[number][1]['ref']> = {};
+      const plats = [];
+      for (const [p, out] of outcomes) {
+        const id = platformId(p);
+        refs[id] = out.ref;
+        meta[`containerimage.config/${id}`] = JSON.stringify(out.config);
+        plats.push({ ID: id, Platform: { architecture: p.architecture, os: p.os, ...(p.variant ? { variant: p.variant } : {}) } });
+      }
+      meta['refs.platforms'] = JSON.stringify({ Platforms: plats });
+      await bridge.returnResult({ refs, metadata: meta });
+    }
+  } catch (e) {
+    const msg = describeError(e);
+    log(`error: ${msg}`);
+    await bridge.returnError(msg);
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (e) => {
+    process.stderr.write(`copa-frontend: fatal: ${(e as Error)?.stack ?? e}\n`);
+    process.exit(70);
+  },
+);

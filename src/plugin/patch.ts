@@ -1,0 +1,211 @@
+// `docker copa patch`: connect to BuildKit, run the shared patch engine client side (or
+// the frontend image inside BuildKit), export the result, then print a summary and VEX.
+import { patchImage, type PatchOutcome } from '../engine/patch.js';
+import { CopaError } from '../engine/errors.js';
+import { FileAction, State, type Platform } from '../llb/index.js';
+import { readFileSync } from 'node:fs';
+import { BuildKitSession } from '../llb/grpc/session.js';
+import type { PatchCommand } from './cli.js';
+import type { DockerGlobals } from './argv.js';
+import { resolveAddress } from './address.js';
+import { dockerConfigDir, resolveDockerEndpoint } from './docker-config.js';
+import { connect, startBuild, type Connection } from './buildkit.js';
+import { createProgress, printPlan, printSummary, type ProgressDisplay } from './progress/index.js';
+import { loadReports, type PlatformReport } from './reports.js';
+import { loadSourcePolicy } from './source-policy.js';
+import { writeOpenVex } from './vex.js';
+import { planOutputs, type OutputPlan, type OutputRequest, type OutputResult } from './outputs/exporters.js';
+import { authService } from './session/auth.js';
+import { fileSendService } from './session/filesend.js';
+
+export interface PatchEnv {
+  globals: DockerGlobals;
+  prog: string;
+  /** Aborted on Ctrl-C / docker CLI termination. */
+  signal: AbortSignal;
+}
+
+const id = (p: Platform) => [p.os, p.architecture, p.variant].filter(Boolean).join('/');
+
+function parsePlatform(s: string): Platform {
+  const [os, architecture, variant] = s.split('/');
+  return { os: os!, architecture: architecture!, ...(variant ? { variant } : {}) };
+}
+
+/** Which platforms to patch, each with its report (null = update everything). */
+function targets(cmd: PatchCommand, reports: PlatformReport[] | null, fallback: Platform): Array<{ platform: Platform; report: PlatformReport | null }> {
+  if (reports && reports.length > 1) return reports.map((r) => ({ platform: r.platform!, report: r }));
+  if (reports) return [{ platform: cmd.platforms[0] ? parsePlatform(cmd.platforms[0]) : reports[0]!.platform ?? fallback, report: reports[0]! }];
+  const list = cmd.platforms.length ? cmd.platforms.map(parsePlatform) : [fallback];
+  return list.map((platform) => ({ platform, report: null }));
+}
+
+export async function runPatch(cmd: PatchCommand, env: PatchEnv): Promise<number> {
+  const debug = (l: string) => {
+    if (cmd.debug) process.stderr.write(`debug: ${l}\n`);
+  };
+  for (const w of cmd.warnings) process.stderr.write(`warning: ${w}\n`);
+  if (cmd.output && !cmd.report) process.stderr.write('warning: --output (VEX) needs a report; no VEX document will be written\n');
+
+  // Everything that can fail on bad input fails before we touch BuildKit.
+  const reports = cmd.report ? loadReports(cmd.report, cmd.scanner) : null;
+  const sourcePolicy = loadSourcePolicy();
+  const configDir = dockerConfigDir(env.globals);
+  const dialers = await resolveAddress(cmd.addr, { globals: env.globals, dockerConfigDir: configDir, debug }, cmd.tls);
+
+  const conn = await connect(dialers, debug);
+  let progress: ProgressDisplay | undefined;
+  let outputs: OutputPlan | undefined;
+  let session: BuildKitSession | undefined;
+  try {
+    const jobs = targets(cmd, reports, conn.platforms[0] ?? { os: 'linux', architecture: 'amd64' });
+    printPlan(
+      [
+        { label: 'image', value: cmd.image },
+        { label: 'report', value: cmd.report ? `${cmd.report} (${reports!.reduce((n, r) => n + r.report.updates.length, 0)} package updates)` : 'none: update every package' },
+        { label: 'platforms', value: jobs.map((j) => id(j.platform)).join(', ') },
+        { label: 'BuildKit', value: `${conn.dialer.describe} (${conn.version})` },
+        { label: 'output', value: cmd.push ? `push ${cmd.target.ref}` : cmd.ociDir ? `OCI layout ${cmd.ociDir}` : `load ${cmd.target.ref} into ${cmd.loader || 'docker'}` },
+      ],
+      { title: 'copa patch plan' },
+    );
+
+    outputs = await planOutputs(outputRequests(cmd, conn, env.globals, configDir), {
+      image: { compression: cmd.compression, forceCompression: cmd.forceCompression },
+    });
+    session = BuildKitSession.open(conn.channel, {
+      name: 'docker-copa',
+      services: [authService({ warn: (m: string) => process.stderr.write(`warning: ${m}\n`) }), fileSendService(outputs.targets)],
+    });
+    progress = createProgress(cmd.progress, { phase: 'Patching' });
+    const p = progress;
+
+    const outcomes: Array<[Platform, PatchOutcome]> = [];
+    const common = { sessionId: session.id, exporters: outputs.exporters, ...(sourcePolicy ? { sourcePolicy } : {}), onStatus: (s: Parameters<ProgressDisplay['update']>[0]) => p.update(s) };
+    let build;
+    if (cmd.frontendImage) {
+      // The same engine, run by BuildKit as our gateway frontend image.
+      const attrs: Record<string, string> = { source: cmd.frontendImage, image: cmd.image, 'ignore-errors': String(cmd.ignoreErrors), scanner: cmd.scanner };
+      if (cmd.toolingImage) attrs['tooling-image'] = cmd.toolingImage;
+      if (jobs.length > 1 || cmd.platforms.length) attrs.platform = jobs.map((j) => id(j.platform)).join(',');
+      const inputs: Record<string, unknown> = {};
+      if (reports) {
+        if (reports.length > 1) throw new CopaError('input', '--frontend-image takes one report file, not a directory');
+        // The report travels as a frontend input, so no file sync with the client is needed.
+        const def = State.scratch().file(FileAction.mkfile('/report.json', 0o644, readFileSync(reports[0]!.file))).marshal();
+        inputs.report = { def: def.def, metadata: def.metadata };
+        attrs['context:report'] = 'input:report';
+        attrs.report = 'report.json';
+      }
+      build = await startBuild(conn, { ...common, frontend: 'gateway.v0', frontendAttrs: attrs, frontendInputs: inputs as never });
+    } else {
+      build = await startBuild(conn, common);
+      const bridge = build.bridge!;
+      try {
+        bridge.requireCaps(['mergeop', 'diffop']);
+        for (const job of jobs) {
+          const outcome = await patchImage(
+            bridge,
+            { image: cmd.image, platform: job.platform, report: job.report?.report ?? null, ignoreErrors: cmd.ignoreErrors, toolingImage: cmd.toolingImage, producer: 'docker-copa' },
+            (l) => p.log(l),
+          );
+          outcomes.push([job.platform, outcome]);
+        }
+        if (outcomes.every(([, o]) => o.kind === 'up-to-date')) {
+          // Nothing to do anywhere: end the build without exporting anything.
+          await bridge.returnError('copa: image is already up to date', 1).catch(() => undefined);
+          await build.done.catch(() => undefined);
+          await build.statusDone;
+          outputs.cancel(new Error('nothing to export'));
+          p.done();
+          progress = undefined;
+          for (const [, o] of outcomes) if (o.packages.length) printSummary(o.packages);
+          process.stderr.write(`${cmd.image} is already up to date: no patch was applied.\n`);
+          return 0;
+        }
+        const meta: Record<string, string> = {};
+        if (outcomes.length === 1) {
+          meta['containerimage.config'] = JSON.stringify(outcomes[0]![1].config);
+          await bridge.returnResult({ ref: outcomes[0]![1].ref, metadata: meta });
+        } else {
+          const refs: Record<string, PatchOutcome['ref']> = {};
+          for (const [plat, o] of outcomes) {
+            refs[id(plat)] = o.ref;
+            meta[`containerimage.config/${id(plat)}`] = JSON.stringify(o.config);
+          }
+          meta['refs.platforms'] = JSON.stringify({ Platforms: outcomes.map(([plat]) => ({ ID: id(plat), Platform: { architecture: plat.architecture, os: plat.os, ...(plat.variant ? { variant: plat.variant } : {}) } })) });
+          await bridge.returnResult({ refs, metadata: meta });
+        }
+      } catch (e) {
+        await bridge.returnError(e instanceof CopaError ? e.describe() : (e as Error).message).catch(() => undefined);
+        await build.done.catch(() => undefined);
+        throw e;
+      }
+    }
+    const response = await withAbort(build.done, env.signal);
+    await build.statusDone;
+    const results = await outputs.wait();
+    p.done();
+    progress = undefined;
+
+    const digest = response['containerimage.digest'];
+    for (const [plat, o] of outcomes) {
+      if (outcomes.length > 1) process.stderr.write(`\n${id(plat)}:\n`);
+      printSummary(o.packages);
+    }
+    for (const r of results) process.stderr.write(`${describeResult(r)}\n`);
+    if (cmd.output && reports && digest && outcomes.length) {
+      const [plat, o] = outcomes[0]!;
+      const doc = await writeOpenVex(cmd.output, { imageName: cmd.target.ref, digest, os: o.os, arch: plat.architecture, packages: outcomes.flatMap(([, x]) => x.packages) });
+      process.stderr.write(doc ? `wrote OpenVEX document ${cmd.output}\n` : 'no fixed vulnerabilities to record; no VEX document written\n');
+    }
+    return 0;
+  } catch (e) {
+    outputs?.cancel(e as Error);
+    throw e;
+  } finally {
+    progress?.done();
+    await session?.close().catch(() => undefined);
+    await conn.close();
+  }
+}
+
+/** What the user asked for, as exporter requests; loading goes to the Docker engine of the current context. */
+function outputRequests(cmd: PatchCommand, conn: Connection, globals: DockerGlobals, configDir: string): OutputRequest[] {
+  const name = cmd.target.ref;
+  const out: OutputRequest[] = [];
+  if (cmd.push) out.push({ kind: 'push', name });
+  if (cmd.ociDir) out.push({ kind: 'oci-dir', dest: cmd.ociDir, name });
+  if (out.length === 0) {
+    if (cmd.loader === 'podman') throw new CopaError('input', '--loader podman is not supported by this build', { hint: 'use --loader docker, --push or --oci-dir' });
+    // BuildKit inside Docker stores the image in the engine itself; any other BuildKit
+    // streams a tarball that we load into the engine.
+    if (conn.isDocker && conn.dialer.scheme === 'docker') out.push({ kind: 'moby', name });
+    else out.push({ kind: 'docker', name, endpoint: resolveDockerEndpoint({ globals, configDir }) });
+  }
+  return out;
+}
+
+function describeResult(r: OutputResult): string {
+  switch (r.kind) {
+    case 'push':
+      return `pushed ${r.name}`;
+    case 'moby':
+      return `patched image ${r.name} is in the Docker engine`;
+    case 'docker':
+      return `loaded ${r.load.images?.join(', ') || r.name} into the Docker engine`;
+    case 'oci-dir':
+      return `wrote OCI image layout ${r.layout.path}`;
+  }
+}
+
+function withAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(new CopaError('input', 'interrupted'));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new CopaError('input', 'interrupted: the patch was cancelled and nothing was written'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+export type { Connection };

@@ -1,0 +1,60 @@
+// Builds the frontend image the way a user would (Dockerfile.frontend), but on the
+// test bed's own Node base image, since no image can be pulled from the internet here.
+import { createHash } from 'node:crypto';
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { registryRef, runBuildctl, fetchManifest } from '../../env/testbed.js';
+
+const repoRoot = resolve(import.meta.dirname, '../../..');
+
+async function exists(ref: string): Promise<boolean> {
+  try {
+    await fetchManifest(ref);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function buildctlOk(args: string[]) {
+  const r = await runBuildctl(args);
+  if (r.code !== 0) throw new Error(`buildctl ${args.join(' ')} failed (${r.code}):\n${r.stderr.slice(-4000)}`);
+  return r;
+}
+
+/** A Node 20 runtime image: the bed's debian:12-slim plus this machine's node binary. */
+export async function nodeBaseImage(): Promise<string> {
+  const node = readFileSync(process.execPath);
+  const tag = createHash('sha256').update(node).digest('hex').slice(0, 12);
+  const ref = registryRef(`node:20-testbed-${tag}`);
+  if (await exists(ref)) return ref;
+  const dir = mkdtempSync(join(tmpdir(), 'copa-node-'));
+  try {
+    copyFileSync(process.execPath, join(dir, 'node'));
+    writeFileSync(join(dir, 'Dockerfile'), `FROM ${registryRef('debian:12-slim')}\nCOPY node /usr/local/bin/node\nCMD ["node"]\n`);
+    await buildctlOk([
+      'build', '--frontend', 'dockerfile.v0', '--local', `context=${dir}`, '--local', `dockerfile=${dir}`,
+      '--output', `type=image,name=${ref},push=true,registry.insecure=true`,
+    ]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return ref;
+}
+
+/** The frontend image built from Dockerfile.frontend and build/frontend.mjs, tagged by content. */
+export async function frontendImage(): Promise<string> {
+  const bundle = readFileSync(join(repoRoot, 'build/frontend.mjs'));
+  const dockerfile = readFileSync(join(repoRoot, 'Dockerfile.frontend'));
+  const base = await nodeBaseImage();
+  const tag = createHash('sha256').update(bundle).update(dockerfile).update(base).digest('hex').slice(0, 12);
+  const ref = registryRef(`copa-frontend:${tag}`);
+  if (await exists(ref)) return ref;
+  await buildctlOk([
+    'build', '--frontend', 'dockerfile.v0', '--local', `context=${repoRoot}`, '--local', `dockerfile=${repoRoot}`,
+    '--opt', 'filename=Dockerfile.frontend', '--opt', `build-arg:NODE_IMAGE=${base}`,
+    '--output', `type=image,name=${ref},push=true,registry.insecure=true`,
+  ]);
+  return ref;
+}

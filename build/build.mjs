@@ -13,7 +13,8 @@ const only = process.argv.slice(2);
 const entries = [
   { name: 'frontend', entry: 'src/frontend/main.ts', out: 'build/frontend.mjs' },
   { name: 'plugin', entry: 'src/plugin/main.ts', out: 'build/docker-copa.mjs' },
-].filter((e) => only.length === 0 || only.includes(e.name));
+  { name: 'bench', entry: 'test/bench/bench.ts', out: 'build/bench-run.mjs', onlyOnRequest: true },
+].filter((e) => (only.length === 0 ? !e.onlyOnRequest : only.includes(e.name)));
 
 for (const e of entries) {
   const t0 = Date.now();

@@ -27,11 +27,12 @@ function aptScratchMounts(lists: State | null) {
   ];
 }
 
-function refreshLists(base: State, what: string): State {
+function refreshLists(base: State, what: string, network: DistroContext['network']): State {
   return base
     .run({
       args: ['sh', '-c', APT_UPDATE],
       user: ROOT,
+      network,
       ignoreCache: true, // package indexes must always be fresh
       mounts: aptScratchMounts(null),
       name: `copa: refresh package lists (${what})`,
@@ -67,12 +68,13 @@ async function aptInImage(ctx: DistroContext, db: DpkgDb, cmp: Compare): Promise
   const plan = updateAll ? null : planFromReport(before, ctx.updates!, ctx.previouslyPatched, cmp);
   if (plan && plan.wanted.length === 0) return { installed: null, packages: plan.settled };
 
-  const lists = refreshLists(ctx.original, `apt-get update, ${ctx.os.type} ${ctx.os.version}`);
+  const lists = refreshLists(ctx.original, `apt-get update, ${ctx.os.type} ${ctx.os.version}`, ctx.network);
   const names = plan?.wanted.map((w) => w.name) ?? [];
   const installed = ctx.original
     .run({
       args: updateAll ? ['sh', '-c', APT_UPGRADE_ALL] : ['sh', '-c', APT_INSTALL, 'copa-apt', ...names],
       user: ROOT,
+      network: ctx.network,
       mounts: aptScratchMounts(lists),
       name: updateAll ? 'copa: apt-get upgrade (all packages)' : `copa: apt-get install --only-upgrade ${summarize(names)}`,
     })
@@ -93,9 +95,9 @@ async function viaTooling(ctx: DistroContext, db: DpkgDb, cmp: Compare): Promise
   if (plan && plan.wanted.length === 0) return { installed: null, packages: plan.settled };
 
   const tooling = State.image(ctx.toolingImage, { platform: ctx.platform });
-  const lists = refreshLists(tooling, `tooling image ${ctx.toolingImage}`);
+  const lists = refreshLists(tooling, `tooling image ${ctx.toolingImage}`, ctx.network);
   const toolRun = (args: string[], name: string) =>
-    tooling.run({ args, user: ROOT, mounts: [...aptScratchMounts(lists), { dest: '/out' }], name });
+    tooling.run({ args, user: ROOT, network: ctx.network, mounts: [...aptScratchMounts(lists), { dest: '/out' }], name });
 
   let names: string[];
   if (updateAll) {

@@ -42,6 +42,8 @@ export interface DistroContext {
   updates: ReportUpdate[] | null;
   ignoreErrors: boolean;
   toolingImage: string | null;
+  /** Network for steps that download packages: BuildKit's default sandbox, or the host's. */
+  network: 'sandbox' | 'host';
   log: (line: string) => void;
 }
 

@@ -25,6 +25,8 @@ export interface PatchRequest {
   report: PatchReport | null;
   ignoreErrors: boolean;
   toolingImage?: string;
+  /** 'host' runs package downloads on the host network (needs the network.host entitlement). */
+  network?: 'sandbox' | 'host';
   /** Shown in the patched-by label. */
   producer?: string;
 }
@@ -88,6 +90,7 @@ export async function patchImage(bridge: Bridge, req: PatchRequest, log: PatchLo
     updates: req.report ? req.report.updates : null,
     ignoreErrors: req.ignoreErrors,
     toolingImage,
+    network: req.network ?? 'sandbox',
     log,
   });
 

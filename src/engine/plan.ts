@@ -26,22 +26,30 @@ export function planFromReport(
   const settled: PackageResult[] = [];
   for (const u of updates) {
     const have = installed.get(u.name) ?? installed.get(u.name.split(':')[0]!);
-    const prev = previouslyPatched.get(u.name);
     if (have === undefined) {
       settled.push({ name: u.name, status: 'not-installed', requiredVersion: u.fixedVersion, vulnerabilityIds: u.vulnerabilityIds, reason: 'not installed in the image' });
       continue;
     }
-    const current = prev ?? have;
+    // On a re-patch the image already carries the previous patch's versions.
+    const current = previouslyPatched.get(u.name) ?? have;
     if (compare(current, u.fixedVersion) >= 0) {
-      if (prev === undefined) {
-        settled.push({ name: u.name, status: 'already-fixed', installedVersion: have, requiredVersion: u.fixedVersion, finalVersion: have, vulnerabilityIds: u.vulnerabilityIds });
-        continue;
-      }
+      settled.push({ name: u.name, status: 'already-fixed', installedVersion: have, requiredVersion: u.fixedVersion, finalVersion: current, vulnerabilityIds: u.vulnerabilityIds });
+      continue;
     }
-    wanted.set(u.name, { name: u.name, minVersion: maxVersion(u.fixedVersion, prev ?? '', compare), vulnerabilityIds: u.vulnerabilityIds });
+    wanted.set(u.name, { name: u.name, minVersion: u.fixedVersion, vulnerabilityIds: u.vulnerabilityIds });
   }
+  // Nothing new to fix: the image (patched or not) is up to date for this report.
+  if (wanted.size === 0) return { wanted: [], settled };
+  // Otherwise we patch the original again, so every earlier fix must be re-applied too.
   for (const [name, version] of previouslyPatched) {
-    if (!wanted.has(name)) wanted.set(name, { name, minVersion: version, vulnerabilityIds: [] });
+    const w = wanted.get(name);
+    if (w) {
+      w.minVersion = maxVersion(w.minVersion, version, compare);
+      continue;
+    }
+    const i = settled.findIndex((s) => s.name === name);
+    const ids = i >= 0 ? settled.splice(i, 1)[0]!.vulnerabilityIds : [];
+    wanted.set(name, { name, minVersion: version, vulnerabilityIds: ids });
   }
   return { wanted: [...wanted.values()].sort((a, b) => (a.name < b.name ? -1 : 1)), settled };
 }

@@ -36,9 +36,11 @@ async function main() {
       const lines = summaryLines(outcome.packages);
       if (outcome.kind === 'up-to-date') lines.unshift(`${o.image} (${platformId(platform)}) is already up to date: no patch was applied`);
       for (const l of lines) log(l);
-      const notPatched = outcome.packages.filter((p) => p.status === 'not-patched');
-      if (notPatched.length) await bridge.warn(`copa: ${notPatched.length} package(s) not patched on ${platformId(platform)}`, lines);
-      else if (outcome.kind === 'up-to-date') await bridge.warn(`copa: ${o.image} is already up to date, no patch applied`, lines);
+      // buildctl and buildx print only a warning's short line, so each one stands alone.
+      for (const p of outcome.packages.filter((x) => x.status === 'not-patched')) {
+        await bridge.warn(`copa: NOT PATCHED ${p.name} ${p.installedVersion ?? ''} on ${platformId(platform)}: ${p.reason ?? ''}`, lines);
+      }
+      if (outcome.kind === 'up-to-date') await bridge.warn(`copa: ${o.image} (${platformId(platform)}) is already up to date: no patch was applied`, lines);
     }
     const meta: Record<string, string> = {};
     if (outcomes.length === 1 && o.platforms.length <= 1) {

@@ -75,6 +75,7 @@ export interface BuildRequest {
   /** Run this gateway frontend inside BuildKit instead of building client side. */
   frontend?: string;
   frontendInputs?: Record<string, Obj>;
+  entitlements?: string[];
   onStatus: (s: StatusResponse) => void;
 }
 
@@ -98,6 +99,7 @@ export async function startBuild(conn: Connection, req: BuildRequest): Promise<R
     // Daemons older than v0.13 read only the single deprecated exporter.
     ...(first ? { ExporterDeprecated: first.Type, ExporterAttrsDeprecated: first.Attrs } : {}),
     FrontendAttrs: req.frontendAttrs ?? {},
+    Entitlements: req.entitlements ?? [],
     ...(req.frontend ? { Frontend: req.frontend, FrontendInputs: req.frontendInputs ?? {} } : {}),
     ...(req.sourcePolicy ? { SourcePolicy: req.sourcePolicy } : {}),
   };

@@ -83,6 +83,8 @@ export interface PatchCommand {
   debug: boolean;
   scanner: Scanner;
   toolingImage?: string;
+  /** --network: where package downloads run. */
+  network: 'default' | 'host';
   /** Run the engine as this gateway frontend image inside BuildKit instead of client side. */
   frontendImage?: string;
   compression: Compression;
@@ -124,6 +126,7 @@ const PATCH_FLAGS: readonly FlagSpec[] = [
   { name: 'image', short: 'i', kind: 'string', desc: 'Image to patch (required), e.g. docker.io/library/nginx:1.27' },
   { name: 'key', kind: 'string', desc: 'Client key for a tcp:// BuildKit (PEM file)', file: 'file' },
   { name: 'loader', short: 'l', kind: 'string', values: ['docker', 'podman'], desc: 'Where to load the patched image: docker or podman (default: from --addr, else whichever is running)' },
+  { name: 'network', kind: 'string', default: 'default', values: ['default', 'host'], desc: "Network for package downloads: BuildKit's default, or host (needs the network.host entitlement; for builders without a working container network)" },
   { name: 'oci-dir', kind: 'string', desc: 'Write the patched image as an OCI image layout to this directory instead of loading it', file: 'dir' },
   { name: 'output', short: 'o', kind: 'string', desc: 'Write a VEX document for the patched image to this file (needs --report)', file: 'file' },
   { name: 'platform', kind: 'list', value: 'strings', desc: 'Platforms of a multi-platform image to patch, repeatable or comma-separated (e.g. linux/amd64,linux/arm64); the others are kept unchanged', values: VALID_PLATFORMS },
@@ -477,6 +480,7 @@ export function parsePatchArgs(args: readonly string[]): PatchCommand {
     scanner,
     compression,
     forceCompression: bool(p, 'force-compression'),
+    network: str(p, 'network') === 'host' ? 'host' : 'default',
     warnings,
   };
   if (report !== undefined) cmd.report = report;

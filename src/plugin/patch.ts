@@ -81,7 +81,7 @@ export async function runPatch(cmd: PatchCommand, env: PatchEnv): Promise<number
     const p = progress;
 
     const outcomes: Array<[Platform, PatchOutcome]> = [];
-    const common = { sessionId: session.id, exporters: outputs.exporters, ...(sourcePolicy ? { sourcePolicy } : {}), onStatus: (s: Parameters<ProgressDisplay['update']>[0]) => p.update(s) };
+    const common = { sessionId: session.id, exporters: outputs.exporters, entitlements: cmd.network === 'host' ? ['network.host'] : [], ...(sourcePolicy ? { sourcePolicy } : {}), onStatus: (s: Parameters<ProgressDisplay['update']>[0]) => p.update(s) };
     let build;
     if (cmd.frontendImage) {
       // The same engine, run by BuildKit as our gateway frontend image.
@@ -106,7 +106,7 @@ export async function runPatch(cmd: PatchCommand, env: PatchEnv): Promise<number
         for (const job of jobs) {
           const outcome = await patchImage(
             bridge,
-            { image: cmd.image, platform: job.platform, report: job.report?.report ?? null, ignoreErrors: cmd.ignoreErrors, toolingImage: cmd.toolingImage, producer: 'docker-copa' },
+            { image: cmd.image, platform: job.platform, report: job.report?.report ?? null, ignoreErrors: cmd.ignoreErrors, toolingImage: cmd.toolingImage, network: cmd.network === 'host' ? 'host' : 'sandbox', producer: 'docker-copa' },
             (l) => p.log(l),
           );
           outcomes.push([job.platform, outcome]);

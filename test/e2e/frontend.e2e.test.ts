@@ -101,7 +101,7 @@ describe('frontend on debian:12-pointrelease', () => {
     expect(r.out).toMatch(new RegExp(`downloaded package ${target!.name} version \\S+ lower than required 99:1.0 for update`));
     const ok = await patch(POINT, { report, opts: { 'ignore-errors': 'true' } });
     expect(ok.code, ok.out).toBe(0);
-    expect(ok.out).toContain(`NOT PATCHED  ${target!.name}`);
+    expect(ok.out).toContain(`NOT PATCHED ${target!.name}`);
     if (rest[0]) expectFixed(await dpkgVersions(ok.target), [rest[0]]);
   });
 

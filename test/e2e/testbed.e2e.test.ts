@@ -1,8 +1,16 @@
 // Proves the test bed itself: BuildKit on both addresses, the registry's five
 // images, the Docker engine with the containerd image store, and the apt probe.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, linkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
+  applyLayers,
   dockerCli,
+  fileExistsInImage,
+  parseTar,
+  type TarEntry,
   dpkgVersions,
   fetchConfig,
   listLayers,
@@ -118,5 +126,83 @@ describe('test bed', () => {
       expect(installed.get(p.name), p.name).toBe(p.installed);
       expect(p.version).not.toBe(p.installed);
     }
+  });
+});
+
+describe('test bed helpers', () => {
+  it('parse GNU and PAX tars with long names, links and modes', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'copa-tar-'));
+    try {
+      const root = join(dir, 'root');
+      const deep = join(root, 'a'.repeat(60), 'b'.repeat(60), 'c'.repeat(60));
+      mkdirSync(deep, { recursive: true });
+      writeFileSync(join(deep, 'file.txt'), 'hello');
+      symlinkSync(`../../${'x'.repeat(120)}/target`, join(root, 'long-link'));
+      linkSync(join(deep, 'file.txt'), join(root, 'hard'));
+      execFileSync('chmod', ['4755', join(deep, 'file.txt')]);
+      for (const format of ['gnu', 'pax']) {
+        const tar = execFileSync('tar', ['-C', root, `--format=${format}`, '-cf', '-', '.']);
+        const files = new Map(parseTar(tar).map((e) => [e.path, e.entry]));
+        const long = `${'a'.repeat(60)}/${'b'.repeat(60)}/${'c'.repeat(60)}/file.txt`;
+        // tar stores whichever name it meets first as the file, the other as a hard link
+        const pair = [files.get(long), files.get('hard')];
+        const f = pair.find((e) => e?.type === 'file');
+        const h = pair.find((e) => e?.type === 'hardlink');
+        expect(f?.content?.toString(), format).toBe('hello');
+        expect(f?.mode, format).toBe(0o4755);
+        expect([long, 'hard'], format).toContain(h?.linkname);
+        expect(files.get('long-link'), format).toMatchObject({ type: 'symlink', linkname: `../../${'x'.repeat(120)}/target` });
+        expect(files.get(''), format).toMatchObject({ type: 'dir' });
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('apply whiteouts and opaque directories across layers', () => {
+    const file = (c: string): TarEntry => ({ type: 'file', mode: 0o644, uid: 0, gid: 0, content: Buffer.from(c) });
+    const dir: TarEntry = { type: 'dir', mode: 0o755, uid: 0, gid: 0 };
+    const fs = applyLayers([
+      [
+        { path: 'etc', entry: dir }, { path: 'etc/a', entry: file('a') }, { path: 'etc/b', entry: file('b') },
+        { path: 'opt', entry: dir }, { path: 'opt/x', entry: file('x') }, { path: 'opt/sub', entry: dir }, { path: 'opt/sub/y', entry: file('y') },
+        { path: 'var', entry: dir }, { path: 'var/z', entry: file('z') },
+      ],
+      [
+        { path: 'etc/.wh.a', entry: file('') },
+        { path: 'opt/.wh..wh..opq', entry: file('') }, { path: 'opt/new', entry: file('new') },
+        { path: 'var', entry: file('now a file') },
+      ],
+    ]);
+    expect([...fs.keys()].sort()).toEqual(['etc', 'etc/b', 'opt', 'opt/new', 'var']);
+    expect(fs.get('var')?.content?.toString()).toBe('now a file');
+  });
+
+  it('read a BuildKit-built layer with deletions the way an image is unpacked', async () => {
+    const base = registryRef('debian:12-pointrelease');
+    const ref = registryRef('testbed-selftest:whiteouts');
+    const dir = mkdtempSync(join(tmpdir(), 'copa-wh-'));
+    try {
+      writeFileSync(
+        join(dir, 'Dockerfile'),
+        `FROM ${base}\nRUN rm -rf /usr/share/doc/apt && rm -rf /usr/share/doc/dpkg && mkdir /usr/share/doc/dpkg && echo new >/usr/share/doc/dpkg/NEW && echo hi >/srv/hello\n`,
+      );
+      const r = await runBuildctl([
+        'build', '--frontend', 'dockerfile.v0', '--local', `context=${dir}`, '--local', `dockerfile=${dir}`,
+        '--output', `type=image,name=${ref},push=true,registry.insecure=true`,
+      ]);
+      expect(r.code, r.stderr).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const top = await readLayerFiles(ref, -1);
+    expect(top.has('usr/share/doc/.wh.apt')).toBe(true);
+    expect(await fileExistsInImage(base, '/usr/share/doc/apt/copyright')).toBe(true);
+    expect(await fileExistsInImage(ref, '/usr/share/doc/apt/copyright')).toBe(false);
+    expect(await fileExistsInImage(ref, '/usr/share/doc/dpkg/copyright')).toBe(false);
+    expect((await readFileFromImage(ref, '/usr/share/doc/dpkg/NEW')).toString()).toBe('new\n');
+    expect((await readFileFromImage(ref, '/srv/hello')).toString()).toBe('hi\n');
+    // merged /usr: /bin is a symlink to usr/bin in bookworm
+    expect(await fileExistsInImage(ref, '/bin/bash')).toBe(true);
   });
 });

@@ -681,6 +681,11 @@ cmd_down_locked() {
 		# The watchdog runs `down` itself: do not kill our own caller.
 		if [[ $wd != "${WATCHDOG_SELF:-}" ]]; then stop_pidfile "$RUN/watchdog.pid" watchdog; else rm -f "$RUN/watchdog.pid"; fi
 	fi
+	# Signal all first: each takes ~2 s to shut down, so wait for them together.
+	local f
+	for f in dockerd buildkitd registry; do
+		pid_alive "$RUN/$f.pid" && kill -TERM "$(cat "$RUN/$f.pid")" 2>/dev/null || true
+	done
 	stop_dockerd
 	stop_pidfile "$RUN/buildkitd.pid" buildkitd
 	stop_pidfile "$RUN/registry.pid" registry

@@ -372,16 +372,18 @@ export async function readLayerFiles(ref: string, layerIndex: number): Promise<M
 const WH = '.wh.';
 const OPAQUE = '.wh..wh..opq';
 
-/** The image's merged filesystem: layers applied in order, honouring whiteouts. */
-export async function imageFilesystem(ref: string): Promise<Map<string, TarEntry>> {
+/**
+ * Overlay tar layers (lowest first) the way an image is unpacked: ".wh.name"
+ * deletes name from lower layers, ".wh..wh..opq" empties a directory of them.
+ */
+export function applyLayers(layers: { path: string; entry: TarEntry }[][]): Map<string, TarEntry> {
   const fs = new Map<string, TarEntry>();
   const removeTree = (p: string, keepSelf: boolean) => {
     if (!keepSelf) fs.delete(p);
     const pre = p === '' ? '' : p + '/';
     for (const k of [...fs.keys()]) if (k.startsWith(pre) && k !== p) fs.delete(k);
   };
-  for (const layer of await listLayers(ref)) {
-    const entries = await layerEntries(ref, layer);
+  for (const entries of layers) {
     // Whiteouts only hide lower layers, so apply them all before this layer's files.
     for (const { path } of entries) {
       const base = posix.basename(path);
@@ -391,12 +393,19 @@ export async function imageFilesystem(ref: string): Promise<Map<string, TarEntry
     }
     for (const { path, entry } of entries) {
       if (posix.basename(path).startsWith(WH)) continue;
-      // A non-dir replacing a dir hides everything below it.
+      // A non-directory replacing a directory hides everything below it.
       if (entry.type !== 'dir' && fs.get(path)?.type === 'dir') removeTree(path, false);
       fs.set(path, entry);
     }
   }
   return fs;
+}
+
+/** The image's merged filesystem: layers applied in order, honouring whiteouts. */
+export async function imageFilesystem(ref: string): Promise<Map<string, TarEntry>> {
+  const layers = [];
+  for (const layer of await listLayers(ref)) layers.push(await layerEntries(ref, layer));
+  return applyLayers(layers);
 }
 
 /** Resolve symlinks (in every component) and hard links to the final entry. */

@@ -23,17 +23,25 @@ describe('planFromReport', () => {
 
   it('re-raises packages a previous patch raised, never below that version', () => {
     const prev = new Map([['liblzma5', '5.4.1-1']]);
-    const plan = planFromReport(installed, [u('tzdata', '2025b-0+deb12u1')], prev, cmp);
-    expect(plan.wanted.map((w) => [w.name, w.minVersion])).toEqual([
-      ['liblzma5', '5.4.1-1'],
-      ['tzdata', '2025b-0+deb12u1'],
+    const plan = planFromReport(installed, [u('tzdata', '2025b-0+deb12u1'), u('liblzma5', '5.4.1-0.3')], prev, cmp);
+    expect(plan.wanted.map((w) => [w.name, w.minVersion, w.vulnerabilityIds])).toEqual([
+      ['liblzma5', '5.4.1-1', ['CVE-liblzma5']],
+      ['tzdata', '2025b-0+deb12u1', ['CVE-tzdata']],
     ]);
+    expect(plan.settled).toEqual([]);
+  });
+
+  it('is up to date when a re-patched image already satisfies the report', () => {
+    const prev = new Map([['tzdata', '2025b-0+deb12u1']]);
+    const plan = planFromReport(installed, [u('tzdata', '2025b-0+deb12u1')], prev, cmp);
+    expect(plan.wanted).toEqual([]);
+    expect(plan.settled).toEqual([expect.objectContaining({ name: 'tzdata', status: 'already-fixed', finalVersion: '2025b-0+deb12u1' })]);
   });
 
   it('uses the higher of the report fix and the previously patched version', () => {
     const prev = new Map([['liblzma5', '5.4.1-1']]);
-    const plan = planFromReport(installed, [u('liblzma5', '5.4.1-0.3')], prev, cmp);
-    expect(plan.wanted).toEqual([{ name: 'liblzma5', minVersion: '5.4.1-1', vulnerabilityIds: ['CVE-liblzma5'] }]);
+    const plan = planFromReport(installed, [u('liblzma5', '5.4.1-2')], prev, cmp);
+    expect(plan.wanted).toEqual([{ name: 'liblzma5', minVersion: '5.4.1-2', vulnerabilityIds: ['CVE-liblzma5'] }]);
   });
 });
 

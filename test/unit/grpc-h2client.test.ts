@@ -1,7 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import tls from 'node:tls';
 import {
   FrameParser,
   GrpcChannel,
@@ -401,4 +403,62 @@ describe('GrpcChannel.connect', () => {
       message: expect.stringContaining('cannot connect to unix:///nonexistent/copa.sock'),
     });
   });
+});
+
+function haveOpenssl(): boolean {
+  try {
+    execFileSync('openssl', ['version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe.skipIf(!haveOpenssl())('GrpcChannel.connect with TLS', () => {
+  it('verifies the server with ca/servername and presents a client certificate', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'copa-grpc-tls-'));
+    cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const ossl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
+    const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1'];
+    ossl('req', '-x509', ...ec, '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=copa test ca');
+    fs.writeFileSync(path.join(dir, 'ext.cnf'), 'subjectAltName=DNS:buildkitd.test\n');
+    for (const who of ['server', 'client']) {
+      ossl('req', ...ec, '-nodes', '-keyout', `${who}.key`, '-out', `${who}.csr`, '-subj', `/CN=${who === 'server' ? 'buildkitd.test' : 'copa'}`);
+      ossl('x509', '-req', '-in', `${who}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${who}.pem`, '-days', '2', ...(who === 'server' ? ['-extfile', 'ext.cnf'] : []));
+    }
+    const read = (f: string) => fs.readFileSync(path.join(dir, f));
+    let clientCN: string | undefined;
+    const sockets = new Set<tls.TLSSocket>();
+    const grpcServer = createTestServer({ '/t.S/Echo': echo });
+    const tlsServer = tls.createServer(
+      { key: read('server.key'), cert: read('server.pem'), ca: read('ca.pem'), requestCert: true, rejectUnauthorized: true, ALPNProtocols: ['h2'] },
+      (sock) => {
+        sockets.add(sock);
+        clientCN = String(sock.getPeerCertificate().subject?.CN);
+        grpcServer.attach(sock);
+      },
+    );
+    await new Promise<void>((r) => tlsServer.listen(0, '127.0.0.1', () => r()));
+    const port = (tlsServer.address() as { port: number }).port;
+    tlsServer.on('connection', (sock) => sock.on('error', () => undefined));
+    cleanups.push(
+      () => new Promise<void>((r) => tlsServer.close(() => r())),
+      () => grpcServer.close(),
+      () => {
+        for (const sk of sockets) sk.destroy();
+      },
+    );
+
+    const ch = await GrpcChannel.connect(`tcp://127.0.0.1:${port}`, {
+      tls: { ca: read('ca.pem'), cert: read('client.pem'), key: read('client.key'), servername: 'buildkitd.test' },
+    });
+    cleanups.push(() => ch.destroy());
+    expect(s(await ch.unary(raw('/t.S/Echo'), b('tls')))).toBe('echo:tls');
+    expect(clientCN).toBe('copa');
+    expect(grpcServer.calls[0]!.headers[':scheme']).toBe('https');
+
+    // Wrong server name or unknown CA: refused before any call.
+    await expect(GrpcChannel.connect(`tcp://127.0.0.1:${port}`, { tls: { ca: read('ca.pem'), cert: read('client.pem'), key: read('client.key'), servername: 'other.test' } })).rejects.toMatchObject({ code: GrpcCode.UNAVAILABLE });
+    await expect(GrpcChannel.connect(`tcp://127.0.0.1:${port}`, { tls: { cert: read('client.pem'), key: read('client.key'), servername: 'buildkitd.test' } })).rejects.toMatchObject({ code: GrpcCode.UNAVAILABLE });
+  }, 30_000);
 });

@@ -55,7 +55,7 @@ case "$url" in
 esac
 `,
   );
-  writeFileSync(join(bin, 'docker-credential-broken'), '#!/bin/sh\necho "error getting credentials - err: exit status 1, out: `keychain locked`" >&2\nexit 1\n');
+  writeFileSync(join(bin, 'docker-credential-broken'), '#!/bin/sh\necho \'error getting credentials - err: exit status 1, out: keychain locked\' >&2\nexit 1\n');
   chmodSync(join(bin, 'docker-credential-fake'), 0o755);
   chmodSync(join(bin, 'docker-credential-broken'), 0o755);
   process.env.DOCKER_CONFIG = cfg;

@@ -120,7 +120,7 @@ describe('BytesMessage codec', () => {
       const ours = encodeBytesMessage(data);
       // (protobufjs writes an empty bytes field; Go and we omit it)
       if (size > 0) expect(Buffer.from(T.encode({ data }).finish()).equals(ours)).toBe(true);
-      expect(Buffer.from(T.decode(ours).data as Uint8Array).equals(data)).toBe(true);
+      expect(Buffer.from((T.decode(ours) as unknown as { data: Uint8Array }).data).equals(data)).toBe(true);
       expect(decodeBytesMessage(ours).equals(data)).toBe(true);
     }
     // unknown fields are skipped

@@ -109,6 +109,12 @@ export interface OutputPlan {
   wait(): Promise<OutputResult[]>;
   /** After Control.Solve failed (or on Ctrl-C): abort every client-side output. */
   cancel(reason?: Error): void;
+  /**
+   * The first error a client-side output reported by itself (a refused docker load, an
+   * unwritable directory), not counting cancel(). When Control.Solve fails because of it, this
+   * is the clearer message: the daemon's error wraps it in export/rpc prefixes.
+   */
+  failure(): Error | undefined;
 }
 
 export interface PlanOptions {
@@ -266,6 +272,13 @@ export async function planOutputs(requests: readonly OutputRequest[], opts: Plan
   const exporters = outputs.map((o) => o.exporter);
   const targets = new Map<number, FileSendTarget>();
   for (const o of outputs) if (o.target) targets.set(o.index, o.target);
+  const failures: Error[] = [];
+  let cancelling = false;
+  for (const o of outputs) {
+    o.target?.result.catch((e: unknown) => {
+      if (!cancelling) failures.push(e instanceof Error ? e : new Error(String(e)));
+    });
+  }
 
   return {
     outputs,
@@ -301,7 +314,11 @@ export async function planOutputs(requests: readonly OutputRequest[], opts: Plan
       return results;
     },
     cancel(reason) {
+      cancelling = true;
       for (const o of outputs) o.target?.cancel(reason);
+    },
+    failure() {
+      return failures[0];
     },
   };
 }

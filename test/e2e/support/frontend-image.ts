@@ -3,10 +3,11 @@
 import { createHash } from 'node:crypto';
 import { copyFileSync, mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { repoRoot as repoRootOf } from './repo.js';
 import { registryRef, runBuildctl, fetchManifest } from '../../env/testbed.js';
 
-const repoRoot = resolve(import.meta.dirname, '../../..');
+const repoRoot = repoRootOf();
 
 async function exists(ref: string): Promise<boolean> {
   try {

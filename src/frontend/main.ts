@@ -9,7 +9,7 @@ import { patchImage, type PatchOutcome } from '../engine/patch.js';
 import { summaryLines } from '../engine/summary.js';
 import { loadReport } from './report-context.js';
 import { describeError } from '../engine/errors.js';
-import type { Platform } from '../llb/index.js';
+import { FileAction, State, type Platform } from '../llb/index.js';
 
 const VERSION = process.env.COPA_VERSION ?? '0.1.0';
 
@@ -36,6 +36,10 @@ async function main() {
       const lines = summaryLines(outcome.packages);
       if (outcome.kind === 'up-to-date') lines.unshift(`${o.image} (${platformId(platform)}) is already up to date: no patch was applied`);
       for (const l of lines) log(l);
+      // A fresh (never cached) step named after the summary: users see it in the build
+      // progress, and warnings attach to it (progress drops warnings on cached steps).
+      const note = State.scratch().file(FileAction.mkfile('/copa-summary.txt', 0o644, lines.join('\n') + '\n'), { name: `copa: summary for ${platformId(platform)}: ${lines[0]}`, ignoreCache: true });
+      await bridge.solve(note.marshal({ platform }), { evaluate: true });
       // buildctl and buildx print only a warning's short line, so each one stands alone.
       for (const p of outcome.packages.filter((x) => x.status === 'not-patched')) {
         await bridge.warn(`copa: NOT PATCHED ${p.name} ${p.installedVersion ?? ''} on ${platformId(platform)}: ${p.reason ?? ''}`, lines);

@@ -161,8 +161,10 @@ export async function runPatch(cmd: PatchCommand, env: PatchEnv): Promise<number
     }
     return 0;
   } catch (e) {
+    // An output's own failure ("docker load failed: …") says more than the daemon's wrapping.
+    const own = outputs?.failure();
     outputs?.cancel(e as Error);
-    throw e;
+    throw own ?? e;
   } finally {
     progress?.done();
     await session?.close().catch(() => undefined);

@@ -58,7 +58,7 @@ describe('frontend through buildx', () => {
         },
       }),
     );
-    const r = await docker(['buildx', 'bake', '--builder', testbed().buildxBuilder, '--progress', 'plain', '-f', bake, 'patch']);
+    const r = await docker(['buildx', 'bake', `--allow=fs.read=${ctxDir}`, '--builder', testbed().buildxBuilder, '--progress', 'plain', '-f', bake, 'patch']);
     expect(r.code, r.stderr).toBe(0);
     expectFixed(await dpkgVersions(target));
     expect((await listLayers(target)).length).toBe((await listLayers(POINT())).length + 1);

@@ -110,7 +110,7 @@ describe('errors', () => {
     expect(unknown.stderr).toMatch(/no-such-tag/);
 
     const bad = join(mkdtempSync(join(tmpdir(), 'copa-bad-')), 'r.json');
-    writeFileSync(bad, '{"SchemaVersion": 2, "Results": [{"Class": "os-pkgs", "Vulnerabilities": [{"VulnerabilityID": "CVE-2099-1", "PkgName": "$(reboot)", "InstalledVersion": "1", "FixedVersion": "2"}]}]}');
+    writeFileSync(bad, JSON.stringify(trivyReport({ family: 'debian', name: '12.0' }, [{ name: '$(reboot)', installed: '1', fixed: '2' }])));
     const hostile = await dockerCopa(['patch', '-i', POINT(), '-r', bad, '--addr', testbed().buildkitAddr]);
     expect(hostile.code).toBe(1);
     expect(hostile.stderr).toMatch(/report invalid/);

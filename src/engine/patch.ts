@@ -80,7 +80,7 @@ export async function patchImage(bridge: Bridge, req: PatchRequest, log: PatchLo
   }
 
   const toolingImage = toolingImageFor({ type: os.type, version: os.version, hasReport: req.report !== null, override: req.toolingImage });
-  const outcome = await manager.patch({
+  const ctx = {
     bridge,
     platform: req.platform,
     os,
@@ -92,21 +92,30 @@ export async function patchImage(bridge: Bridge, req: PatchRequest, log: PatchLo
     toolingImage,
     network: req.network ?? 'sandbox',
     log,
-  });
+  };
+  const outcome = await manager.patch(ctx);
 
   const config = patchedConfig(original.config, req.platform, originalPinned, req.producer);
-  if (!outcome.installed) {
-    // Nothing new to install: hand back the input image untouched (a re-patched image keeps its layer).
-    const inputState = base ? State.image(pin(imageRef.normalized, resolved.digest), { platform: req.platform }) : originalState;
-    const ref = base ? await solveState(bridge, inputState, req.platform) : originalRef;
-    return { kind: 'up-to-date', ref, config: resolved.config, os, base: originalPinned, packages: outcome.packages, state: inputState };
+  if (!outcome.installed && !previouslyPatched.size) {
+    // Nothing to install on an unpatched image: hand it back untouched.
+    return { kind: 'up-to-date', ref: originalRef, config: resolved.config, os, base: originalPinned, packages: outcome.packages, state: originalState };
   }
+  let installed = outcome.installed;
+  if (!installed) {
+    // A re-patched image that is already up to date: rebuild its patch layer from the original
+    // (all cached). Re-exporting the patched image itself is not safe: BuildKit can drop the
+    // base layers of an image whose patch layer it produced as a diff earlier.
+    const again = await manager.patch({ ...ctx, previouslyPatched: new Map(), updates: [...previouslyPatched].map(([name, v]) => ({ name, installedVersion: '', fixedVersion: v, vulnerabilityIds: [] })) });
+    installed = again.installed;
+    if (!installed) throw new CopaError('internal', `re-applying the previous patch of ${req.image} changed nothing`, { hint: 'patch the original image instead' });
+  }
+  const kind = outcome.installed ? 'patched' : 'up-to-date';
   // The install ran as one step on the original, so this diff is exactly one layer.
-  const patched = State.merge([originalState, State.diff(originalState, outcome.installed, { name: 'copa: extract patch layer' })], {
+  const patched = State.merge([originalState, State.diff(originalState, installed, { name: 'copa: extract patch layer' })], {
     name: 'copa: patch layer on the original image',
   });
   const ref = await solveState(bridge, patched, req.platform, true);
-  return { kind: 'patched', ref, config, os, base: originalPinned, packages: outcome.packages, state: patched };
+  return { kind, ref, config, os, base: originalPinned, packages: outcome.packages, state: patched };
 }
 
 async function resolve(bridge: Bridge, ref: string, platform: Platform) {

@@ -2,7 +2,7 @@
 // the frontend image inside BuildKit), export the result, then print a summary and VEX.
 import { patchImage, type PatchOutcome } from '../engine/patch.js';
 import { CopaError } from '../engine/errors.js';
-import { FileAction, State, type Platform } from '../llb/index.js';
+import { FileAction, State, definitionToProtoObject, type Platform } from '../llb/index.js';
 import { readFileSync } from 'node:fs';
 import { BuildKitSession } from '../llb/grpc/session.js';
 import type { PatchCommand } from './cli.js';
@@ -93,7 +93,7 @@ export async function runPatch(cmd: PatchCommand, env: PatchEnv): Promise<number
         if (reports.length > 1) throw new CopaError('input', '--frontend-image takes one report file, not a directory');
         // The report travels as a frontend input, so no file sync with the client is needed.
         const def = State.scratch().file(FileAction.mkfile('/report.json', 0o644, readFileSync(reports[0]!.file))).marshal();
-        inputs.report = { def: def.def, metadata: def.metadata };
+        inputs.report = definitionToProtoObject(def);
         attrs['context:report'] = 'input:report';
         attrs.report = 'report.json';
       }

@@ -111,6 +111,7 @@ describe('frontend on debian:12-pointrelease', () => {
     const again = await patch(first.target, { report: trivyReport({ family: 'debian', name: debianVersion }, upgradable) });
     expect(again.code, again.out).toBe(0);
     expect(again.out).toMatch(/already up to date/);
+    expectFixed(await dpkgVersions(again.target), upgradable);
     expect((await listLayers(again.target)).length).toBe((await listLayers(POINT)).length + 1);
   });
 });

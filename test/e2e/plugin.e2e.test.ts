@@ -79,6 +79,19 @@ describe('docker copa as a docker CLI plugin', () => {
   });
 });
 
+describe('--frontend-image', () => {
+  it('runs the same engine as the gateway frontend inside BuildKit', async () => {
+    const { frontendImage } = await import('./support/frontend-image.js');
+    const fe = await frontendImage();
+    const r = await dockerCopa(['patch', '-i', POINT(), '-r', report, '-t', '12-via-frontend', '--push', '--frontend-image', fe, '--addr', testbed().buildkitAddr, '--progress', 'plain']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/copa: summary/);
+    const target = registryRef('debian:12-via-frontend');
+    expectFixed(await dpkgVersions(target), findings);
+    expect((await listLayers(target)).length).toBe((await listLayers(POINT())).length + 1);
+  });
+});
+
 describe('addresses', () => {
   it('docker:// uses the Docker engine (containerd store) and its own BuildKit', async () => {
     // The bed's engine has no bridge network (it must not touch the host's), so downloads use the host network.

@@ -1,10 +1,8 @@
 // Golden vectors: the same graphs built with BuildKit's Go client (client/llb,
 // github.com/moby/buildkit v0.34.2) and marshalled there. The expected values are the
 // op digests in Definition order and the sha256 of Go's deterministic marshal of the
-// whole pb.Definition (which also covers metadata and caps). The throwaway Go program
-// that produced them is not part of the repo; to compare full bytes against a fresh Go
-// dump, point LLB_GOLD_JSON at its JSON output.
-import { readFileSync, existsSync } from 'node:fs';
+// whole pb.Definition (which also covers metadata and caps): equal sha256 means equal
+// bytes. The throwaway Go program that produced them is not part of the repo.
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { State, FileAction, encodeDefinition, type Definition, type MarshalOptions } from '../../src/llb/index.js';
@@ -429,19 +427,4 @@ describe('golden vectors from BuildKit Go client v0.34.2', () => {
       expect(sha256hex(encodeDefinition(def))).toBe(want!.def);
     });
   }
-});
-
-const goldJson = process.env.LLB_GOLD_JSON;
-describe.runIf(goldJson && existsSync(goldJson))('byte-level comparison with a fresh Go dump', () => {
-  it('matches every op and the Definition byte for byte', () => {
-    const gold = JSON.parse(readFileSync(goldJson!, 'utf8')) as Array<{ name: string; ops: Array<{ digest: string; hex: string }>; defHex: string }>;
-    const byName = new Map(cases().map((c) => [c.name, c]));
-    for (const g of gold) {
-      const c = byName.get(g.name);
-      expect(c, `case ${g.name} missing on the TS side`).toBeDefined();
-      const def = marshalCase(c!);
-      expect(def.def.map((b) => Buffer.from(b).toString('hex')), g.name).toEqual(g.ops.map((o) => o.hex));
-      expect(Buffer.from(encodeDefinition(def)).toString('hex'), g.name).toBe(g.defHex);
-    }
-  });
 });

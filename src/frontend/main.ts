@@ -8,8 +8,9 @@ import { parseFrontendOptions } from '../engine/options.js';
 import { patchImage, type PatchOutcome } from '../engine/patch.js';
 import { summaryLines } from '../engine/summary.js';
 import { loadReport } from './report-context.js';
+import { exportResult } from '../engine/result.js';
 import { describeError } from '../engine/errors.js';
-import { FileAction, State, type Platform } from '../llb/index.js';
+import { FileAction, State, formatPlatform, type Platform } from '../llb/index.js';
 
 const VERSION = process.env.COPA_VERSION ?? '0.1.0';
 
@@ -17,9 +18,6 @@ function log(line: string) {
   process.stderr.write(`copa-frontend: ${line}\n`);
 }
 
-function platformId(p: Platform): string {
-  return [p.os, p.architecture, p.variant].filter(Boolean).join('/');
-}
 
 async function main() {
   const fe = await connectFrontend();
@@ -34,35 +32,19 @@ async function main() {
       const outcome = await patchImage(bridge, { image: o.image, platform, report, ignoreErrors: o.ignoreErrors, toolingImage: o.toolingImage, producer: `copa-ts ${VERSION}` }, log);
       outcomes.push([platform, outcome]);
       const lines = summaryLines(outcome.packages);
-      if (outcome.kind === 'up-to-date') lines.unshift(`${o.image} (${platformId(platform)}) is already up to date: no patch was applied`);
+      if (outcome.kind === 'up-to-date') lines.unshift(`${o.image} (${formatPlatform(platform)}) is already up to date: no patch was applied`);
       for (const l of lines) log(l);
       // A fresh (never cached) step named after the summary: users see it in the build
       // progress, and warnings attach to it (progress drops warnings on cached steps).
-      const note = State.scratch().file(FileAction.mkfile('/copa-summary.txt', 0o644, lines.join('\n') + '\n'), { name: `copa: summary for ${platformId(platform)}: ${lines[0]}`, ignoreCache: true });
+      const note = State.scratch().file(FileAction.mkfile('/copa-summary.txt', 0o644, lines.join('\n') + '\n'), { name: `copa: summary for ${formatPlatform(platform)}: ${lines[0]}`, ignoreCache: true });
       await bridge.solve(note.marshal({ platform }), { evaluate: true });
       // buildctl and buildx print only a warning's short line, so each one stands alone.
       for (const p of outcome.packages.filter((x) => x.status === 'not-patched')) {
-        await bridge.warn(`copa: NOT PATCHED ${p.name} ${p.installedVersion ?? ''} on ${platformId(platform)}: ${p.reason ?? ''}`, lines);
+        await bridge.warn(`copa: NOT PATCHED ${p.name} ${p.installedVersion ?? ''} on ${formatPlatform(platform)}: ${p.reason ?? ''}`, lines);
       }
-      if (outcome.kind === 'up-to-date') await bridge.warn(`copa: ${o.image} (${platformId(platform)}) is already up to date: no patch was applied`, lines);
+      if (outcome.kind === 'up-to-date') await bridge.warn(`copa: ${o.image} (${formatPlatform(platform)}) is already up to date: no patch was applied`, lines);
     }
-    const meta: Record<string, string> = {};
-    if (outcomes.length === 1 && o.platforms.length <= 1) {
-      const [, out] = outcomes[0]!;
-      meta['containerimage.config'] = JSON.stringify(out.config);
-      await bridge.returnResult({ ref: out.ref, metadata: meta });
-    } else {
-      const refs: Record<string, typeof outcomes[number][1]['ref']> = {};
-      const plats = [];
-      for (const [p, out] of outcomes) {
-        const id = platformId(p);
-        refs[id] = out.ref;
-        meta[`containerimage.config/${id}`] = JSON.stringify(out.config);
-        plats.push({ ID: id, Platform: { architecture: p.architecture, os: p.os, ...(p.variant ? { variant: p.variant } : {}) } });
-      }
-      meta['refs.platforms'] = JSON.stringify({ Platforms: plats });
-      await bridge.returnResult({ refs, metadata: meta });
-    }
+    await bridge.returnResult(exportResult(outcomes, o.platforms.length > 1));
   } catch (e) {
     const msg = describeError(e);
     log(`error: ${msg}`);

@@ -1,8 +1,9 @@
 // `docker copa patch`: connect to BuildKit, run the shared patch engine client side (or
 // the frontend image inside BuildKit), export the result, then print a summary and VEX.
 import { patchImage, type PatchOutcome } from '../engine/patch.js';
+import { exportResult } from '../engine/result.js';
 import { CopaError } from '../engine/errors.js';
-import { FileAction, State, definitionToProtoObject, type Platform } from '../llb/index.js';
+import { FileAction, State, definitionToProtoObject, formatPlatform, type Platform } from '../llb/index.js';
 import { readFileSync } from 'node:fs';
 import { BuildKitSession } from '../llb/grpc/session.js';
 import type { PatchCommand } from './cli.js';
@@ -25,7 +26,7 @@ export interface PatchEnv {
   signal: AbortSignal;
 }
 
-const id = (p: Platform) => [p.os, p.architecture, p.variant].filter(Boolean).join('/');
+const id = formatPlatform;
 
 function parsePlatform(s: string): Platform {
   const [os, architecture, variant] = s.split('/');
@@ -123,19 +124,7 @@ export async function runPatch(cmd: PatchCommand, env: PatchEnv): Promise<number
           process.stderr.write(`${cmd.image} is already up to date: no patch was applied.\n`);
           return 0;
         }
-        const meta: Record<string, string> = {};
-        if (outcomes.length === 1) {
-          meta['containerimage.config'] = JSON.stringify(outcomes[0]![1].config);
-          await bridge.returnResult({ ref: outcomes[0]![1].ref, metadata: meta });
-        } else {
-          const refs: Record<string, PatchOutcome['ref']> = {};
-          for (const [plat, o] of outcomes) {
-            refs[id(plat)] = o.ref;
-            meta[`containerimage.config/${id(plat)}`] = JSON.stringify(o.config);
-          }
-          meta['refs.platforms'] = JSON.stringify({ Platforms: outcomes.map(([plat]) => ({ ID: id(plat), Platform: { architecture: plat.architecture, os: plat.os, ...(plat.variant ? { variant: plat.variant } : {}) } })) });
-          await bridge.returnResult({ refs, metadata: meta });
-        }
+        await bridge.returnResult(exportResult(outcomes));
       } catch (e) {
         await bridge.returnError(e instanceof CopaError ? e.describe() : (e as Error).message).catch(() => undefined);
         await build.done.catch(() => undefined);

@@ -57,8 +57,18 @@ async function main() {
 
   const prune = await runBuildctl(['prune', '--all']);
   if (prune.code !== 0) throw new Error(prune.stderr);
-  rows.push([`patch debian:12-pointrelease, ${findings.length} packages, cold BuildKit cache`, `${(await timed(patch('bench-cold'))).toFixed(1)} s`]);
-  rows.push([`patch debian:12-pointrelease, ${findings.length} packages, warm BuildKit cache`, `${(await timed(patch('bench-warm'))).toFixed(1)} s`]);
+  rows.push([`docker copa patch debian:12-pointrelease, ${findings.length} packages, cold BuildKit cache`, `${(await timed(patch('bench-cold'))).toFixed(1)} s`]);
+  rows.push([`docker copa patch debian:12-pointrelease, ${findings.length} packages, warm BuildKit cache`, `${(await timed(patch('bench-warm'))).toFixed(1)} s`]);
+
+  const ctx = reportDir(trivyReport({ family: 'debian', name: version }, findings));
+  const viaFrontend = (tag: string) => () =>
+    runBuildctl(['build', '--progress=quiet', '--frontend', 'gateway.v0', '--opt', `source=${fe}`, '--opt', `image=${point}`,
+      '--local', `report=${ctx}`, '--opt', 'context:report=local:report', '--opt', 'report=report.json',
+      '--output', `type=image,name=${registryRef(`debian:${tag}`)},push=true,registry.insecure=true`]);
+  const prune2 = await runBuildctl(['prune', '--all']);
+  if (prune2.code !== 0) throw new Error(prune2.stderr);
+  rows.push([`frontend: same patch via buildctl gateway.v0, cold BuildKit cache`, `${(await timed(viaFrontend('bench-fe-cold'))).toFixed(1)} s`]);
+  rows.push([`frontend: same patch via buildctl gateway.v0, warm BuildKit cache`, `${(await timed(viaFrontend('bench-fe-warm'))).toFixed(1)} s`]);
 
   const w = Math.max(...rows.map(([k]) => k.length));
   console.log(`\n${'metric'.padEnd(w)}  value\n${'-'.repeat(w)}  -----`);

@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { registryRef, runBuildctl, listLayers, fetchConfig, dpkgVersions, upgradableFromSecurity, readFileFromImage } from '../env/testbed.js';
 import { frontendImage } from './support/frontend-image.js';
 import { reportDir, trivyReport, type Finding } from './support/reports.js';
-import { compare as debCompare } from '../../src/engine/versions/deb.js';
+import { expectFixed } from './support/assert.js';
 
 let frontend: string;
 const POINT = registryRef('debian:12-pointrelease');
@@ -30,13 +30,6 @@ async function patch(image: string, o: { report?: object | string; opts?: Record
   return { code: r.code, out: r.stdout + r.stderr, target };
 }
 
-function expectFixed(versions: Map<string, string>, findings: Finding[]) {
-  for (const f of findings) {
-    const v = versions.get(f.name);
-    expect(v, `${f.name} missing`).toBeDefined();
-    expect(debCompare(v!, f.fixed), `${f.name} ${v} < ${f.fixed}`).toBeGreaterThanOrEqual(0);
-  }
-}
 
 beforeAll(async () => {
   frontend = await frontendImage();

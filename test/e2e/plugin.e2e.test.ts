@@ -7,19 +7,12 @@ import { join } from 'node:path';
 import { testbed, registryRef, dpkgVersions, upgradableFromSecurity, readFileFromImage, listLayers, fetchRawManifest, run } from '../env/testbed.js';
 import { reportDir, trivyReport, type Finding } from './support/reports.js';
 import { docker, dockerCopa, dpkgInContainer, installPlugin, pluginBinary } from './support/plugin.js';
-import { compare as debCompare } from '../../src/engine/versions/deb.js';
+import { expectFixed } from './support/assert.js';
 
 const POINT = () => registryRef('debian:12-pointrelease');
 let findings: Finding[];
 let report: string;
 
-function expectFixed(versions: Map<string, string>, list: Finding[]) {
-  for (const f of list) {
-    const v = versions.get(f.name);
-    expect(v, `${f.name} missing`).toBeDefined();
-    expect(debCompare(v!, f.fixed), `${f.name} ${v} < ${f.fixed}`).toBeGreaterThanOrEqual(0);
-  }
-}
 
 beforeAll(async () => {
   expect(existsSync(pluginBinary), 'npm run build makes build/docker-copa').toBe(true);

@@ -66,14 +66,7 @@ export class PlainDisplay implements ProgressDisplay {
     if (v.digest !== this.current) {
       // Only switch (and print a header) when there is something to say, or for a new step.
       if (!this.hasOutput(v) && v.index !== 0 && this.seen.has(v.digest)) return;
-      if (this.current !== '') {
-        const old = this.trace.byDigest.get(this.current);
-        if (old) {
-          this.trace.flushPartial(old);
-          this.printLogs(old);
-          this.out.write(`#${old.index} ...\n`);
-        }
-      }
+      this.leaveCurrent();
       if (this.notFirst) this.out.write('\n');
       this.notFirst = true;
       this.out.write(`#${v.index} ${sanitize(v.name)}\n`);
@@ -137,16 +130,19 @@ export class PlainDisplay implements ProgressDisplay {
     v.pendingLogs = [];
   }
 
-  log(line: string): void {
-    if (this.current !== '') {
-      const old = this.trace.byDigest.get(this.current);
-      if (old) {
-        this.trace.flushPartial(old);
-        this.printLogs(old);
-        this.out.write(`#${old.index} ...\n`);
-      }
-      this.current = '';
+  /** Close the step being printed ("#N ...") before printing something else. */
+  private leaveCurrent(): void {
+    const old = this.current !== '' ? this.trace.byDigest.get(this.current) : undefined;
+    if (old) {
+      this.trace.flushPartial(old);
+      this.printLogs(old);
+      this.out.write(`#${old.index} ...\n`);
     }
+    this.current = '';
+  }
+
+  log(line: string): void {
+    this.leaveCurrent();
     this.out.write(`${line}\n`);
   }
 

@@ -3,7 +3,15 @@
 // without any Docker engine or skopeo (not available here).
 //
 //   node push-image.mjs --registry 127.0.0.1:5000 --repo debian --tag 12-slim \
-//     --layer rootfs.tar.gz [--config '{"User":"nobody"}'] [--created-by TEXT]
+//     --layer rootfs.tar.gz [--config '{"User":"nobody"}'] [--created-by TEXT] \
+//     [--arch 386] [--by-digest]
+//   node push-image.mjs --registry 127.0.0.1:5000 --repo debian --tag 12-multi \
+//     --index-of 12-pointrelease --index-of sha256:…
+//
+// --arch sets the config's architecture (default amd64). --by-digest pushes the
+// manifest untagged (at its digest) and prints the digest on stdout. --index-of
+// (repeatable; tags or digests already in the repo) pushes an OCI image index
+// of those manifests, platforms read from their configs, instead of an image.
 //
 // The layer is a gzip'd tar. Its digest and diff_id are cached next to it in
 // <layer>.info.json. The image config is honest: amd64/linux, PATH, Cmd bash,
@@ -19,6 +27,7 @@ import { pipeline } from 'node:stream/promises';
 
 const MT = {
   manifest: 'application/vnd.oci.image.manifest.v1+json',
+  index: 'application/vnd.oci.image.index.v1+json',
   config: 'application/vnd.oci.image.config.v1+json',
   layer: 'application/vnd.oci.image.layer.v1.tar+gzip',
 };
@@ -32,9 +41,12 @@ const { values: a } = parseArgs({
     layer: { type: 'string' },
     config: { type: 'string', default: '{}' },
     'created-by': { type: 'string', default: 'copa-ts test bed rootfs' },
+    arch: { type: 'string', default: 'amd64' },
+    'by-digest': { type: 'boolean', default: false },
+    'index-of': { type: 'string', multiple: true },
   },
 });
-for (const k of ['registry', 'repo', 'tag', 'layer']) if (!a[k]) fail(`--${k} is required`);
+for (const k of ['registry', 'repo', 'tag', ...(a['index-of'] ? [] : ['layer'])]) if (!a[k]) fail(`--${k} is required`);
 
 function fail(msg) {
   console.error(`push-image: ${msg}`);
@@ -101,6 +113,7 @@ async function pushBlob(base, digest, size, body) {
 }
 
 const base = `http://${a.registry}/v2/${a.repo}`;
+if (a['index-of']) await pushIndex(a['index-of']);
 const layer = await layerInfo(a.layer);
 const overrides = JSON.parse(a.config);
 
@@ -120,7 +133,7 @@ for (const k of ['User', 'WorkingDir', 'Env', 'Entrypoint', 'Cmd', 'Labels', 'Ex
 if (!('Cmd' in overrides)) history.push({ created: layer.created, created_by: 'CMD ["bash"]', empty_layer: true });
 const imageConfig = {
   created: layer.created,
-  architecture: 'amd64',
+  architecture: a.arch,
   os: 'linux',
   config,
   rootfs: { type: 'layers', diff_ids: [layer.diffId] },
@@ -136,17 +149,55 @@ const manifest = {
 const manifestBytes = Buffer.from(JSON.stringify(manifest));
 const manifestDigest = sha256(manifestBytes);
 const ref = `${a.registry}/${a.repo}:${a.tag}`;
+const reference = a['by-digest'] ? manifestDigest : a.tag;
+if (a['by-digest']) console.log(manifestDigest);
 
-const existing = await request('HEAD', `${base}/manifests/${a.tag}`, { headers: { Accept: MT.manifest } });
+const existing = await request('HEAD', `${base}/manifests/${reference}`, { headers: { Accept: MT.manifest } });
 if (existing.status === 200 && existing.headers['docker-content-digest'] === manifestDigest) {
   console.error(`push-image: ${ref} already at ${manifestDigest}`);
   process.exit(0);
 }
 await pushBlob(base, layer.digest, layer.size, () => createReadStream(a.layer));
 await pushBlob(base, manifest.config.digest, configBytes.length, () => configBytes);
-const put = await request('PUT', `${base}/manifests/${a.tag}`, {
+const put = await request('PUT', `${base}/manifests/${reference}`, {
   headers: { 'Content-Type': MT.manifest, 'Content-Length': String(manifestBytes.length) },
   body: manifestBytes,
 });
 if (put.status !== 201) fail(`manifest ${ref}: HTTP ${put.status} ${put.body}`);
-console.error(`push-image: pushed ${ref} ${manifestDigest}`);
+console.error(`push-image: pushed ${a['by-digest'] ? `${ref} (by digest)` : ref} ${manifestDigest}`);
+
+// An OCI index of manifests already in the repo; each entry's platform comes
+// from its image config. Skipped when the tag already points at it.
+async function pushIndex(refs) {
+  const manifests = [];
+  for (const r of refs) {
+    const res = await request('GET', `${base}/manifests/${r}`, { headers: { Accept: MT.manifest } });
+    if (res.status !== 200) fail(`index entry ${r}: HTTP ${res.status} ${res.body}`);
+    const m = JSON.parse(res.body.toString('utf8'));
+    if (m.mediaType !== MT.manifest) fail(`index entry ${r}: not an OCI image manifest (${m.mediaType})`);
+    const cfgRes = await request('GET', `${base}/blobs/${m.config.digest}`);
+    if (cfgRes.status !== 200) fail(`index entry ${r}: config HTTP ${cfgRes.status}`);
+    const cfg = JSON.parse(cfgRes.body.toString('utf8'));
+    manifests.push({
+      mediaType: MT.manifest,
+      digest: sha256(res.body),
+      size: res.body.length,
+      platform: { architecture: cfg.architecture, os: cfg.os },
+    });
+  }
+  const bytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MT.index, manifests }));
+  const digest = sha256(bytes);
+  const ref = `${a.registry}/${a.repo}:${a.tag}`;
+  const existing = await request('HEAD', `${base}/manifests/${a.tag}`, { headers: { Accept: MT.index } });
+  if (existing.status === 200 && existing.headers['docker-content-digest'] === digest) {
+    console.error(`push-image: ${ref} already at ${digest}`);
+    process.exit(0);
+  }
+  const put = await request('PUT', `${base}/manifests/${a.tag}`, {
+    headers: { 'Content-Type': MT.index, 'Content-Length': String(bytes.length) },
+    body: bytes,
+  });
+  if (put.status !== 201) fail(`index ${ref}: HTTP ${put.status} ${put.body}`);
+  console.error(`push-image: pushed ${ref} (index of ${manifests.length}) ${digest}`);
+  process.exit(0);
+}

@@ -28,7 +28,7 @@ IMAGES_RECIPE=1
 DOCKER_ROOT_RECIPE=1
 # Packages of the distroless image (bookworm main suite, no dpkg/apt/shell).
 DISTROLESS_PKGS=(base-files netbase tzdata libc6 libgcc-s1 gcc-12-base liblzma5 libpcre2-8-0 zlib1g libssl3)
-IMAGE_TAGS=(12-pointrelease 12-slim 13-pointrelease 12-nonroot 12-distroless)
+IMAGE_TAGS=(12-pointrelease 12-slim 13-pointrelease 12-nonroot 12-distroless 12-multi)
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
 SELF="$HERE/$(basename "${BASH_SOURCE[0]}")"
@@ -211,20 +211,20 @@ run_in_root() {
 			DEBIAN_FRONTEND=noninteractive LC_ALL=C "$@"' _ "$root" "$@"
 }
 
-debootstrap_into() { # suite dir
-	local suite=$1 dir=$2
+debootstrap_into() { # suite dir [arch]
+	local suite=$1 dir=$2 arch=${3:-}
 	rm -rf "$dir"
-	log "debootstrap --variant=minbase $suite"
-	debootstrap --variant=minbase --components=main "$suite" "$dir" "$MIRROR" ||
+	log "debootstrap ${arch:+--arch=$arch }--variant=minbase $suite"
+	debootstrap ${arch:+"--arch=$arch"} --variant=minbase --components=main "$suite" "$dir" "$MIRROR" ||
 		{ tail_log "$dir/debootstrap/debootstrap.log"; die "debootstrap $suite failed"; }
 }
 
-write_sources() { # root suite
+write_sources() { # root suite [nosecurity]
 	cat >"$1/etc/apt/sources.list" <<EOF
 deb $MIRROR $2 main
 deb $MIRROR $2-updates main
-deb $SECURITY_MIRROR $2-security main
 EOF
+	[[ ${3:-} == nosecurity ]] || echo "deb $SECURITY_MIRROR $2-security main" >>"$1/etc/apt/sources.list"
 }
 
 # What Docker Hub's debian images also drop: apt lists, downloaded debs, logs,
@@ -246,11 +246,11 @@ tar_layer() {
 	rm -f "$out.info.json"
 }
 
-push() { # tag layer [config-overrides-json]
+push() { # tag layer [config-overrides-json [extra push-image.mjs args...]]
 	local cfg=${3:-}
 	[[ -n $cfg ]] || cfg='{}'
 	node "$HERE/push-image.mjs" --registry "127.0.0.1:$REGISTRY_PORT" --repo debian --tag "$1" \
-		--layer "$2" --config "$cfg" --created-by "$(cat "$2.created-by")"
+		--layer "$2" --config "$cfg" --created-by "$(cat "$2.created-by")" "${@:4}"
 }
 
 layer_ok() { [[ -f $IMAGES/$1.tar.gz && -f $IMAGES/$1.tar.gz.created-by && -f $IMAGES/.recipe-$IMAGES_RECIPE ]]; }
@@ -284,6 +284,32 @@ job_bookworm() {
 	push 12-pointrelease "$IMAGES/12-pointrelease.tar.gz"
 	push 12-nonroot "$IMAGES/12-pointrelease.tar.gz" "$NONROOT_CONFIG"
 	push 12-slim "$IMAGES/12-slim.tar.gz"
+}
+
+# bookworm minbase for i386 -> the linux/386 half of 12-multi. i386 binaries run
+# natively on x86-64, so no QEMU. Its sources.list leaves out the security suite (the
+# mirror's i386 security index has been seen inconsistent with its Release file), so
+# this half has nothing to upgrade: the multi-platform test sees one platform patched
+# and one kept as it was.
+job_bookworm_i386() {
+	local base="$WORK/bookworm-i386"
+	layer_ok 12-multi-386 && return 0
+	debootstrap_into bookworm "$base" i386
+	write_sources "$base" bookworm nosecurity
+	clean_root "$base"
+	tar_layer "$base" "$IMAGES/12-multi-386.tar.gz"
+	echo "debootstrap --arch=i386 --variant=minbase bookworm $MIRROR (main suite only; sources.list also lists bookworm-updates)" \
+		>"$IMAGES/12-multi-386.tar.gz.created-by"
+	rm -rf "$base"
+}
+
+# 12-multi: an OCI index of 12-pointrelease's manifest (linux/amd64) and the
+# i386 rootfs (linux/386), pushed by digest. Needs jobs bookworm and bookworm-i386.
+push_multi() {
+	local d386
+	d386="$(push 12-multi "$IMAGES/12-multi-386.tar.gz" '{}' --arch 386 --by-digest)"
+	node "$HERE/push-image.mjs" --registry "127.0.0.1:$REGISTRY_PORT" --repo debian --tag 12-multi \
+		--index-of 12-pointrelease --index-of "$d386"
 }
 
 # trixie minbase -> 13-pointrelease, and (copy + docker.io) the Docker engine root.
@@ -590,6 +616,7 @@ cmd_job() {
 	buildkit) build_buildkit ;;
 	buildx) build_buildx ;;
 	bookworm) job_bookworm ;;
+	bookworm-i386) job_bookworm_i386 ;;
 	trixie) job_trixie ;;
 	distroless) job_distroless ;;
 	*) die "unknown job $1" ;;
@@ -636,6 +663,7 @@ cmd_up() {
 	start_job buildkit build_buildkit
 	start_job buildx build_buildx
 	start_job bookworm job_bookworm
+	start_job bookworm-i386 job_bookworm_i386
 	start_job trixie job_trixie
 	start_job distroless job_distroless
 	wait_job trixie
@@ -646,6 +674,8 @@ cmd_up() {
 	wait_job buildx
 	ensure_buildx_builder
 	wait_job bookworm
+	wait_job bookworm-i386
+	push_multi
 	wait_job distroless
 	rm -rf "${WORK:?}"/*
 	write_env_json

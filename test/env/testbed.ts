@@ -41,6 +41,8 @@ export const TESTBED_IMAGES = [
   'debian:13-pointrelease',
   'debian:12-nonroot',
   'debian:12-distroless',
+  /** OCI index: linux/amd64 (= 12-pointrelease's manifest) and linux/386 (i386 bookworm minbase) */
+  'debian:12-multi',
 ] as const;
 
 export function testbedCacheDir(): string {
@@ -207,14 +209,26 @@ export async function fetchRawManifest(ref: string): Promise<ImageManifest | Ima
   return (await (await registryGet(r, `manifests/${r.reference}`, MANIFEST_ACCEPT)).json()) as ImageManifest | ImageIndex;
 }
 
-/** The image manifest at ref; an index is resolved to its linux/amd64 entry. */
-export async function fetchManifest(ref: string): Promise<ImageManifest> {
+/** A linux platform of an index entry; OCI spelling ("amd64", "386", "arm64"). */
+export interface Platform {
+  architecture: string;
+  variant?: string;
+}
+
+/** The image manifest at ref; an index is resolved to its linux/<platform> entry (default amd64). */
+export async function fetchManifest(ref: string, platform: Platform = { architecture: 'amd64' }): Promise<ImageManifest> {
   const r = parseRef(ref);
   const m = await fetchRawManifest(ref);
   if ('manifests' in m) {
-    const d = m.manifests.find((x) => x.platform?.os === 'linux' && x.platform.architecture === 'amd64');
-    if (!d) throw new Error(`${ref}: index has no linux/amd64 manifest`);
-    return fetchManifest(`${r.registry}/${r.repo}@${d.digest}`);
+    const d = m.manifests.find(
+      (x) =>
+        x.platform?.os === 'linux' &&
+        x.platform.architecture === platform.architecture &&
+        (platform.variant === undefined || x.platform.variant === platform.variant),
+    );
+    const name = `linux/${platform.architecture}${platform.variant ? `/${platform.variant}` : ''}`;
+    if (!d) throw new Error(`${ref}: index has no ${name} manifest`);
+    return fetchManifest(`${r.registry}/${r.repo}@${d.digest}`, platform);
   }
   return m;
 }
@@ -224,15 +238,15 @@ export async function fetchBlob(ref: string, digest: string): Promise<Buffer> {
   return Buffer.from(await (await registryGet(r, `blobs/${digest}`)).arrayBuffer());
 }
 
-export async function fetchConfig(ref: string): Promise<ImageConfig> {
-  const m = await fetchManifest(ref);
+export async function fetchConfig(ref: string, platform?: Platform): Promise<ImageConfig> {
+  const m = await fetchManifest(ref, platform);
   const cfg = JSON.parse((await fetchBlob(ref, m.config.digest)).toString('utf8')) as ImageConfig;
   cfg.config ??= {};
   return cfg;
 }
 
-export async function listLayers(ref: string): Promise<Descriptor[]> {
-  return (await fetchManifest(ref)).layers;
+export async function listLayers(ref: string, platform?: Platform): Promise<Descriptor[]> {
+  return (await fetchManifest(ref, platform)).layers;
 }
 
 // ------------------------------------------------------------------ tar
@@ -402,9 +416,9 @@ export function applyLayers(layers: { path: string; entry: TarEntry }[][]): Map<
 }
 
 /** The image's merged filesystem: layers applied in order, honouring whiteouts. */
-export async function imageFilesystem(ref: string): Promise<Map<string, TarEntry>> {
+export async function imageFilesystem(ref: string, platform?: Platform): Promise<Map<string, TarEntry>> {
   const layers = [];
-  for (const layer of await listLayers(ref)) layers.push(await layerEntries(ref, layer));
+  for (const layer of await listLayers(ref, platform)) layers.push(await layerEntries(ref, layer));
   return applyLayers(layers);
 }
 
@@ -470,8 +484,8 @@ export function parseControl(text: string): Record<string, string>[] {
  * Installed packages -> version, from /var/lib/dpkg/status or, for distroless
  * images, /var/lib/dpkg/status.d/* (one stanza file per package).
  */
-export async function dpkgVersions(ref: string): Promise<Map<string, string>> {
-  const fs = await imageFilesystem(ref);
+export async function dpkgVersions(ref: string, platform?: Platform): Promise<Map<string, string>> {
+  const fs = await imageFilesystem(ref, platform);
   const texts: string[] = [];
   const status = lookup(fs, 'var/lib/dpkg/status')?.entry.content;
   if (status) texts.push(status.toString('utf8'));
@@ -514,8 +528,9 @@ export function parseAptUpgradable(text: string): UpgradablePackage[] {
  * (security + updates suites): runs `apt-get update && apt list --upgradable`
  * in BuildKit. Tests build Trivy-format reports from this, so no package list
  * is hard-coded. The cache key changes daily so results follow the mirror.
+ * platform picks one platform of an index (default: buildkitd's own).
  */
-export async function upgradableFromSecurity(ref: string): Promise<UpgradablePackage[]> {
+export async function upgradableFromSecurity(ref: string, platform?: Platform): Promise<UpgradablePackage[]> {
   const dir = mkdtempSync(join(tmpdir(), 'copa-upgradable-'));
   try {
     writeFileSync(
@@ -533,6 +548,7 @@ export async function upgradableFromSecurity(ref: string): Promise<UpgradablePac
     const res = await runBuildctl([
       'build', '--frontend', 'dockerfile.v0',
       '--local', `context=${dir}`, '--local', `dockerfile=${dir}`,
+      ...(platform ? ['--opt', `platform=linux/${platform.architecture}${platform.variant ? `/${platform.variant}` : ''}`] : []),
       '--opt', `build-arg:CACHEBUST=${new Date().toISOString().slice(0, 10)}`,
       '--output', `type=local,dest=${join(dir, 'out')}`,
     ]);

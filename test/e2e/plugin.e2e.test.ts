@@ -1,7 +1,7 @@
 // `docker copa patch` end to end: the real docker CLI runs our bundled plugin, which
 // talks to the test bed's BuildKit and loads, pushes or writes the patched image.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { testbed, registryRef, dpkgVersions, upgradableFromSecurity, readFileFromImage, listLayers, fetchRawManifest, run } from '../env/testbed.js';
@@ -146,7 +146,8 @@ describe('errors', () => {
     const cfg = join(root, 'buildkitd.toml');
     writeFileSync(cfg, `[registry."${t.registry}"]\n  http = true\n  insecure = true\n`);
     const { spawn } = await import('node:child_process');
-    const bk = spawn(t.buildkitd, ['--config', cfg, '--root', join(root, 'state'), '--addr', `unix://${sock}`, '--oci-worker-net=host', '--containerd-worker=false'], { stdio: 'ignore' });
+    // A private mount namespace: the mounts of a SIGKILLed buildkitd vanish with it.
+    const bk = spawn('unshare', ['-m', '--propagation', 'private', t.buildkitd, '--config', cfg, '--root', join(root, 'state'), '--addr', `unix://${sock}`, '--oci-worker-net=host', '--containerd-worker=false'], { stdio: 'ignore' });
     try {
       for (let i = 0; i < 100 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 100));
       const tag = `killed-${Date.now()}`;
@@ -164,6 +165,8 @@ describe('errors', () => {
       expect(inspect.code).not.toBe(0);
     } finally {
       bk.kill('SIGKILL');
+      await new Promise((r) => (bk.exitCode !== null || bk.signalCode !== null ? r(null) : bk.once('exit', r)));
+      rmSync(root, { recursive: true, force: true });
     }
   });
 });

@@ -18,7 +18,6 @@ function log(line: string) {
   process.stderr.write(`copa-frontend: ${line}\n`);
 }
 
-
 async function main() {
   const fe = await connectFrontend();
   const { bridge } = fe;
@@ -32,7 +31,8 @@ async function main() {
       const outcome = await patchImage(bridge, { image: o.image, platform, report, ignoreErrors: o.ignoreErrors, toolingImage: o.toolingImage, producer: `copa-ts ${VERSION}` }, log);
       outcomes.push([platform, outcome]);
       const lines = summaryLines(outcome.packages);
-      if (outcome.kind === 'up-to-date') lines.unshift(`${o.image} (${formatPlatform(platform)}) is already up to date: no patch was applied`);
+      const upToDate = `${o.image} (${formatPlatform(platform)}) is already up to date: no patch was applied`;
+      if (outcome.kind === 'up-to-date') lines.unshift(upToDate);
       for (const l of lines) log(l);
       // A fresh (never cached) step named after the summary: users see it in the build
       // progress, and warnings attach to it (progress drops warnings on cached steps).
@@ -42,7 +42,7 @@ async function main() {
       for (const p of outcome.packages.filter((x) => x.status === 'not-patched')) {
         await bridge.warn(`copa: NOT PATCHED ${p.name} ${p.installedVersion ?? ''} on ${formatPlatform(platform)}: ${p.reason ?? ''}`, lines);
       }
-      if (outcome.kind === 'up-to-date') await bridge.warn(`copa: ${o.image} (${formatPlatform(platform)}) is already up to date: no patch was applied`, lines);
+      if (outcome.kind === 'up-to-date') await bridge.warn(`copa: ${upToDate}`, lines);
     }
     await bridge.returnResult(exportResult(outcomes, o.platforms.length > 1));
   } catch (e) {

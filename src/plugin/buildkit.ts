@@ -69,7 +69,8 @@ export async function connect(dialers: Dialer[], debug: (l: string) => void): Pr
 
 export interface BuildRequest {
   sessionId: string;
-  exporters: Array<{ Type: string; Attrs: Record<string, string> }>;
+  /** Exporters plus the deprecated single-exporter pair (OutputPlan.solveFields()). */
+  exporterFields: { Exporters: Array<{ Type: string; Attrs: Record<string, string> }>; ExporterDeprecated?: string; ExporterAttrsDeprecated?: Record<string, string> };
   sourcePolicy?: Obj;
   frontendAttrs?: Record<string, string>;
   /** Run this gateway frontend inside BuildKit instead of building client side. */
@@ -91,13 +92,10 @@ export interface RunningBuild {
 
 export async function startBuild(conn: Connection, req: BuildRequest): Promise<RunningBuild> {
   const ref = randomBytes(13).toString('hex');
-  const first = req.exporters[0];
   const solveReq: Obj = {
     Ref: ref,
     Session: req.sessionId,
-    Exporters: req.exporters,
-    // Daemons older than v0.13 read only the single deprecated exporter.
-    ...(first ? { ExporterDeprecated: first.Type, ExporterAttrsDeprecated: first.Attrs } : {}),
+    ...req.exporterFields,
     FrontendAttrs: req.frontendAttrs ?? {},
     Entitlements: req.entitlements ?? [],
     ...(req.frontend ? { Frontend: req.frontend, FrontendInputs: req.frontendInputs ?? {} } : {}),

@@ -3,7 +3,7 @@
 import { patchImage, type PatchOutcome } from '../engine/patch.js';
 import { exportResult } from '../engine/result.js';
 import { CopaError } from '../engine/errors.js';
-import { FileAction, State, definitionToProtoObject, formatPlatform, type Platform } from '../llb/index.js';
+import { FileAction, State, definitionToProtoObject, formatPlatform, parsePlatform, type Platform } from '../llb/index.js';
 import { readFileSync } from 'node:fs';
 import { BuildKitSession } from '../llb/grpc/session.js';
 import type { PatchCommand } from './cli.js';
@@ -24,13 +24,6 @@ export interface PatchEnv {
   prog: string;
   /** Aborted on Ctrl-C / docker CLI termination. */
   signal: AbortSignal;
-}
-
-const id = formatPlatform;
-
-function parsePlatform(s: string): Platform {
-  const [os, architecture, variant] = s.split('/');
-  return { os: os!, architecture: architecture!, ...(variant ? { variant } : {}) };
 }
 
 /** Which platforms to patch, each with its report (null = update everything). */
@@ -64,7 +57,7 @@ export async function runPatch(cmd: PatchCommand, env: PatchEnv): Promise<number
       [
         { label: 'image', value: cmd.image },
         { label: 'report', value: cmd.report ? `${cmd.report} (${reports!.reduce((n, r) => n + r.report.updates.length, 0)} package updates)` : 'none: update every package' },
-        { label: 'platforms', value: jobs.map((j) => id(j.platform)).join(', ') },
+        { label: 'platforms', value: jobs.map((j) => formatPlatform(j.platform)).join(', ') },
         { label: 'BuildKit', value: `${conn.dialer.describe} (${conn.version})` },
         { label: 'output', value: cmd.push ? `push ${cmd.target.ref}` : cmd.ociDir ? `OCI layout ${cmd.ociDir}` : `load ${cmd.target.ref} into ${cmd.loader || 'docker'}` },
       ],
@@ -82,13 +75,13 @@ export async function runPatch(cmd: PatchCommand, env: PatchEnv): Promise<number
     const p = progress;
 
     const outcomes: Array<[Platform, PatchOutcome]> = [];
-    const common = { sessionId: session.id, exporters: outputs.exporters, entitlements: cmd.network === 'host' ? ['network.host'] : [], ...(sourcePolicy ? { sourcePolicy } : {}), onStatus: (s: Parameters<ProgressDisplay['update']>[0]) => p.update(s) };
+    const common = { sessionId: session.id, exporterFields: outputs.solveFields(), entitlements: cmd.network === 'host' ? ['network.host'] : [], ...(sourcePolicy ? { sourcePolicy } : {}), onStatus: (s: Parameters<ProgressDisplay['update']>[0]) => p.update(s) };
     let build;
     if (cmd.frontendImage) {
       // The same engine, run by BuildKit as our gateway frontend image.
       const attrs: Record<string, string> = { source: cmd.frontendImage, image: cmd.image, 'ignore-errors': String(cmd.ignoreErrors), scanner: cmd.scanner };
       if (cmd.toolingImage) attrs['tooling-image'] = cmd.toolingImage;
-      if (jobs.length > 1 || cmd.platforms.length) attrs.platform = jobs.map((j) => id(j.platform)).join(',');
+      if (jobs.length > 1 || cmd.platforms.length) attrs.platform = jobs.map((j) => formatPlatform(j.platform)).join(',');
       const inputs: Record<string, unknown> = {};
       if (reports) {
         if (reports.length > 1) throw new CopaError('input', '--frontend-image takes one report file, not a directory');
@@ -139,7 +132,7 @@ export async function runPatch(cmd: PatchCommand, env: PatchEnv): Promise<number
 
     const digest = response['containerimage.digest'];
     for (const [plat, o] of outcomes) {
-      if (outcomes.length > 1) process.stderr.write(`\n${id(plat)}:\n`);
+      if (outcomes.length > 1) process.stderr.write(`\n${formatPlatform(plat)}:\n`);
       printSummary(o.packages);
     }
     for (const r of results) process.stderr.write(`${describeResult(r)}\n`);

@@ -1,0 +1,126 @@
+// The whole patch pipeline over a fake Bridge of real image files: which steps run, in
+// which order, and the exact LLB of the patched image. The digests are pinned: a refactor
+// of the engine or a family must not change them, or users' BuildKit caches go cold.
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { encodeDefinition, digestOf } from '../../src/llb/index.js';
+import { patchImage } from '../../src/engine/patch.js';
+import { parseReport } from '../../src/engine/report/index.js';
+import { FakeBridge } from './support/fake-bridge.js';
+
+const FIXTURES = fileURLToPath(new URL('../fixtures/images', import.meta.url));
+const AMD64 = { os: 'linux', architecture: 'amd64' };
+const DIGEST = 'sha256:' + 'a'.repeat(64);
+const CONFIG = { architecture: 'amd64', os: 'linux', config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['bash'] }, rootfs: { type: 'layers', diff_ids: ['sha256:' + '1'.repeat(64)] } };
+
+function trivy(vulns: Array<[string, string, string]>) {
+  return parseReport(
+    JSON.stringify({
+      SchemaVersion: 2,
+      ArtifactName: 'debian:12',
+      Metadata: { OS: { Family: 'debian', Name: '12.11' } },
+      Results: [{ Target: 'debian', Class: 'os-pkgs', Type: 'debian', Vulnerabilities: vulns.map(([n, i, f], k) => ({ VulnerabilityID: `CVE-2025-${1000 + k}`, PkgName: n, InstalledVersion: i, FixedVersion: f })) }],
+    }),
+    { source: 'report.json', scanner: 'trivy' },
+  );
+}
+
+/** A status file where the named packages carry new versions: what the install step leaves. */
+function statusAfter(bumps: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'copa-fake-'));
+  let text = readFileSync(join(FIXTURES, 'debian-12/var/lib/dpkg/status'), 'utf8');
+  for (const [name, v] of Object.entries(bumps)) {
+    text = text.replace(new RegExp(`(Package: ${name}\\n(?:.+\\n)*?Version: ).+`), `$1${v}`);
+  }
+  mkdirSync(join(dir, 'var/lib/dpkg'), { recursive: true });
+  writeFileSync(join(dir, 'var/lib/dpkg/status'), text);
+  return dir;
+}
+
+function finalDigest(bridge: FakeBridge): string {
+  const last = bridge.solved.filter((s) => s.evaluate).at(-1);
+  if (!last) throw new Error('nothing was solved for export');
+  return digestOf(encodeDefinition(last.def));
+}
+
+describe('patch pipeline over a fake bridge (pinned LLB)', () => {
+  it('debian 12 with apt, report mode: one apt install of exactly the report packages', async () => {
+    const bridge = new FakeBridge({
+      images: { 'docker.io/library/debian:12': { digest: DIGEST, config: CONFIG, dir: join(FIXTURES, 'debian-12') } },
+      steps: { 'copa: apt-get install': statusAfter({ libc6: '2.36-9+deb12u15', zlib1g: '1:1.2.13.dfsg-1+deb12u1' }) },
+    });
+    const report = trivy([
+      ['libc6', '2.36-9+deb12u14', '2.36-9+deb12u15'],
+      ['zlib1g', '1:1.2.13.dfsg-1', '1:1.2.13.dfsg-1+deb12u1'],
+      ['tzdata', '2026b-0+deb12u1', '2025a-0+deb12u1'],
+      ['not-here', '1.0', '1.1'],
+    ]);
+    const out = await patchImage(bridge, { image: 'debian:12', platform: AMD64, report, ignoreErrors: false });
+    expect(out.kind).toBe('patched');
+    expect(out.packages.map((p) => [p.name, p.status, p.finalVersion ?? null])).toEqual([
+      ['not-here', 'not-installed', null],
+      ['tzdata', 'already-fixed', '2026b-0+deb12u1'],
+      ['libc6', 'patched', '2.36-9+deb12u15'],
+      ['zlib1g', 'patched', '1:1.2.13.dfsg-1+deb12u1'],
+    ]);
+    expect(bridge.stepNames()).toEqual([
+      'docker-image://docker.io/library/debian@' + DIGEST,
+      'copa: apt-get install --only-upgrade libc6 zlib1g',
+      'copa: patch layer on the original image',
+    ]);
+    expect(out.config.config?.Labels).toEqual({ 'sh.copa.image.base': 'docker.io/library/debian@' + DIGEST, 'sh.copa.image.patched': 'copa-ts' });
+    expect(finalDigest(bridge)).toBe(PINNED.aptReport);
+  });
+
+  it('debian 12 with apt, no report: apt-get upgrade', async () => {
+    const bridge = new FakeBridge({
+      images: { 'docker.io/library/debian:12': { digest: DIGEST, config: CONFIG, dir: join(FIXTURES, 'debian-12') } },
+      steps: { 'copa: apt-get upgrade': statusAfter({ libsystemd0: '252.40-1~deb12u1' }) },
+    });
+    const out = await patchImage(bridge, { image: 'debian:12', platform: AMD64, report: null, ignoreErrors: false });
+    expect(out.kind).toBe('patched');
+    expect(out.packages.map((p) => [p.name, p.installedVersion, p.finalVersion])).toEqual([['libsystemd0', '252.39-1~deb12u2', '252.40-1~deb12u1']]);
+    expect(finalDigest(bridge)).toBe(PINNED.aptAll);
+  });
+
+  it('debian 12 distroless (status.d), report mode: the tooling image downloads and unpacks', async () => {
+    const fetched = mkdtempSync(join(tmpdir(), 'copa-fake-'));
+    const deb = 'libssl3_3.0.20-1~deb12u3_amd64.deb';
+    mkdirSync(join(fetched, 'debs'), { recursive: true });
+    mkdirSync(join(fetched, 'meta', deb), { recursive: true });
+    writeFileSync(join(fetched, 'debs', deb), '');
+    writeFileSync(join(fetched, 'failed'), '');
+    const control = readFileSync(join(FIXTURES, 'debian-12-distroless/var/lib/dpkg/status.d/libssl3'), 'utf8')
+      .replace(/^Version: .*$/m, 'Version: 3.0.20-1~deb12u3')
+      .replace(/^Status: .*\n/m, '');
+    writeFileSync(join(fetched, 'meta', deb, 'control'), control);
+    writeFileSync(join(fetched, 'meta', deb, 'md5sums'), 'd41d8cd98f00b204e9800998ecf8427e  usr/lib/x86_64-linux-gnu/libssl.so.3\n');
+    const bridge = new FakeBridge({
+      images: {
+        'docker.io/library/debian:12-distroless': { digest: DIGEST, config: CONFIG, dir: join(FIXTURES, 'debian-12-distroless') },
+        'docker.io/library/debian:12-slim': { digest: 'sha256:' + 'b'.repeat(64), config: CONFIG, dir: join(FIXTURES, 'debian-12') },
+      },
+      steps: { 'copa: download': fetched },
+    });
+    const report = trivy([['libssl3', '3.0.20-1~deb12u2', '3.0.20-1~deb12u3']]);
+    const out = await patchImage(bridge, { image: 'debian:12-distroless', platform: AMD64, report, ignoreErrors: false });
+    expect(out.kind).toBe('patched');
+    expect(out.packages.map((p) => [p.name, p.status, p.finalVersion])).toEqual([['libssl3', 'patched', '3.0.20-1~deb12u3']]);
+    expect(bridge.stepNames()).toEqual([
+      'docker-image://docker.io/library/debian@' + DIGEST,
+      'copa: download libssl3',
+      'copa: patch layer on the original image',
+    ]);
+    expect(finalDigest(bridge)).toBe(PINNED.distrolessReport);
+  });
+});
+
+// Pinned before the package-manager contract refactor; must not change.
+const PINNED = {
+  aptReport: 'sha256:0b12b5cf9df152dd549f529fb410a47e883701b32b8c2866e8247e22b0b1264a',
+  aptAll: 'sha256:76ecd77c551d6483be3ff3249ff323a95f9f21ab1ecef34ac8921c450fddbf9c',
+  distrolessReport: 'sha256:7cb5c4a6b3cdc8e19c64ea3aeead228f2f58824791054df53f8b85662ee4afb5',
+};

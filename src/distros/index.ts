@@ -1,11 +1,28 @@
-import { CopaError } from '../engine/errors.js';
-import { dpkg } from './dpkg.js';
-import type { ImageOs, PackageManager } from './types.js';
+// The package-manager families copa-ts ships, as the entry points hand them to the engine.
+// A new family is a folder beside dpkg/ and one line in FAMILIES.
+import type { AnyPackageManager } from '../engine/package-manager.js';
+import { canonicalType, osTypeInfo, unsupportedOsReason, type OsType } from '../engine/osrelease.js';
+import { chooseToolingImage, type ToolingRule } from '../engine/tooling.js';
+import { CopaError, quote } from '../engine/errors.js';
+import { normalizeImageRef } from '../engine/imageref.js';
+import type { PkgFamily } from '../engine/versions/index.js';
+import { dpkg } from './dpkg/index.js';
+import { dpkgTooling } from './dpkg/tooling.js';
+import { rpmTooling } from './rpm/tooling.js';
 
-const managers: Partial<Record<ImageOs['pkgFamily'], PackageManager>> = { deb: dpkg };
+export const FAMILIES: readonly AnyPackageManager[] = [dpkg];
 
-export function managerFor(os: ImageOs): PackageManager {
-  const m = managers[os.pkgFamily];
-  if (!m) throw new CopaError('image', `${os.type} ${os.version} images (${os.pkgFamily} packages) are not supported yet`, { hint: 'supported: Debian and Ubuntu' });
-  return m;
+/** Tooling rules per package family, including those of families whose installer is still to come. */
+const TOOLING_RULES: Record<PkgFamily, ToolingRule> = {
+  deb: dpkgTooling,
+  rpm: rpmTooling,
+  apk: () => null,
+};
+
+/** The tooling image for an OS (os-release ID or scanner family name) and version; the override wins. */
+export function toolingImageFor(req: { type: string; version: string; hasReport: boolean; override?: string | null }): string | null {
+  if (req.override) return normalizeImageRef(req.override, 'tooling image');
+  const type: OsType | null = canonicalType(req.type);
+  if (!type) throw new CopaError('image', `cannot choose a tooling image for ${quote(req.type)}: ${unsupportedOsReason(req.type)}`);
+  return chooseToolingImage({ type, version: req.version, hasReport: req.hasReport }, TOOLING_RULES[osTypeInfo(type).pkgFamily]);
 }

@@ -2,6 +2,7 @@
 // wrong, where (file, JSON path, option name, image) and what to do about it; `category`
 // lets the CLI and the frontend pick an exit code or a progress-stream presentation
 // without parsing text.
+import { BuildKitError } from '../llb/errors.js';
 
 export type CopaErrorCategory =
   | 'report' // the vulnerability report is unreadable, malformed or unsafe
@@ -10,7 +11,9 @@ export type CopaErrorCategory =
   | 'buildkit' // the BuildKit daemon failed or is unreachable
   | 'auth' // registry authentication failed
   | 'validation' // packages were installed but do not satisfy the report
-  | 'internal'; // a bug in copa-ts
+  | 'internal' // a bug in copa-ts
+  | 'interrupted' // the user (Ctrl-C, SIGTERM, the docker CLI) or --timeout stopped the command
+  | 'system'; // the local machine failed us: a full disk, an I/O error, too many open files
 
 export const COPA_ERROR_CATEGORIES: readonly CopaErrorCategory[] = [
   'report',
@@ -20,6 +23,8 @@ export const COPA_ERROR_CATEGORIES: readonly CopaErrorCategory[] = [
   'auth',
   'validation',
   'internal',
+  'interrupted',
+  'system',
 ];
 
 export interface CopaErrorOptions {
@@ -49,6 +54,12 @@ export function isCopaError(e: unknown): e is CopaError {
   return e instanceof CopaError;
 }
 
+/** The engine's view of an error from a lower floor: a BuildKitError becomes a CopaError of its category. */
+export function toCopaError(e: unknown): unknown {
+  if (e instanceof BuildKitError) return new CopaError(e.category, e.message, { hint: e.hint, cause: e });
+  return e;
+}
+
 const MAX_QUOTED = 120;
 
 /**
@@ -69,7 +80,8 @@ export function quote(value: string): string {
 
 /** One line (or a few) for a user: a CopaError's message and hint, any other error's message. */
 export function describeError(e: unknown): string {
-  if (e instanceof CopaError) return e.describe();
+  const mapped = toCopaError(e);
+  if (mapped instanceof CopaError) return mapped.describe();
   if (e instanceof Error) return e.message;
   return String(e);
 }

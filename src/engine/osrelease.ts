@@ -191,28 +191,26 @@ export function majorVersion(version: string): number | null {
   return c.length > 0 ? c[0]! : null;
 }
 
-export const DEBIAN_CODENAMES: Readonly<Record<string, number>> = {
-  buzz: 1,
-  rex: 1,
-  bo: 1,
-  hamm: 2,
-  slink: 2,
-  potato: 2,
-  woody: 3,
-  sarge: 3,
-  etch: 4,
-  lenny: 5,
-  squeeze: 6,
-  wheezy: 7,
-  jessie: 8,
-  stretch: 9,
-  buster: 10,
-  bullseye: 11,
-  bookworm: 12,
-  trixie: 13,
-  forky: 14,
-  duke: 15,
-};
+/**
+ * Release rules a family supplies for a distribution whose versions are not plain numbers
+ * (Debian's codenames and its testing/unstable images, for instance). The defaults: the
+ * image's version is VERSION_ID, and a release is the leading numeric components of a
+ * version, as many as the distribution's release depth.
+ */
+export interface ReleaseRules {
+  /** The image's version from its os-release. */
+  versionOf?(osr: OsRelease): string;
+  /** The release a version names (as an image or a report writes it); null when it cannot be told. */
+  releaseOf?(version: string): Release | null;
+}
+
+/** A release: keys that identify it (any shared key is a match) and how to show it. */
+export interface Release {
+  keys: string[];
+  label: string;
+}
+
+export type ReleaseRuleSet = Partial<Record<OsType, ReleaseRules>>;
 
 export interface CanonicalOs {
   family: OsFamily;
@@ -222,7 +220,7 @@ export interface CanonicalOs {
 }
 
 /** copa's view of an image's OS, from its os-release; CopaError('image') when unsupported. */
-export function canonicalOs(osr: OsRelease): CanonicalOs {
+export function canonicalOs(osr: OsRelease, rules: ReleaseRuleSet = {}): CanonicalOs {
   const type = canonicalType(osr.id);
   if (!type) {
     throw new CopaError(
@@ -230,28 +228,28 @@ export function canonicalOs(osr: OsRelease): CanonicalOs {
       `the image's /etc/os-release says ID=${osr.id} (${quote(osr.prettyName)}): ${unsupportedOsReason(osr.id)}`,
     );
   }
-  let version = osr.versionId;
-  if (version === '' && type === 'debian') {
-    // testing/unstable images have no VERSION_ID; their codename still names the release.
-    const code = osr.versionCodename.toLowerCase();
-    version = Object.hasOwn(DEBIAN_CODENAMES, code) ? String(DEBIAN_CODENAMES[code]) : code;
-  }
+  const version = rules[type]?.versionOf?.(osr) ?? osr.versionId;
   const info = TYPES[type];
   return { family: info.family, type, version, pkgFamily: info.pkgFamily };
 }
 
 /**
- * The leading components of a version that identify one release of `type` ("22.04" for
- * Ubuntu, "3.19" for Alpine, "12" for Debian), as written; null when not numeric.
+ * The release a version of `type` names: by default its leading numeric components, as many
+ * as identify one release ("22.04" for Ubuntu, "3.19" for Alpine, "12" for Debian); compared
+ * as numbers, so "22.04" and "22.4" are one release. null when the version is not numeric.
  */
-function releaseOf(type: OsType, version: string): string[] | null {
-  let parts = numericParts(version);
-  if (parts.length === 0 && type === 'debian') {
-    const code = version.trim().toLowerCase().split('/')[0]!;
-    if (Object.hasOwn(DEBIAN_CODENAMES, code)) parts = [String(DEBIAN_CODENAMES[code])];
-  }
-  const depth = TYPES[type].releaseDepth;
-  return parts.length < depth ? null : parts.slice(0, depth);
+function releaseOf(type: OsType, version: string, rules: ReleaseRuleSet): Release | null {
+  const rule = rules[type]?.releaseOf;
+  if (rule) return rule(version);
+  return numericRelease(version, TYPES[type].releaseDepth);
+}
+
+/** The default rule: the first `depth` numeric components of a version. */
+export function numericRelease(version: string, depth: number): Release | null {
+  const parts = numericParts(version);
+  if (parts.length < depth) return null;
+  const p = parts.slice(0, depth);
+  return { keys: [p.map(Number).join('.')], label: p.join('.') };
 }
 
 /**
@@ -263,6 +261,7 @@ export function assertReportMatchesImage(
   reportOs: { family: string; version: string } | null,
   imageOs: { type: string; version: string },
   source: string,
+  rules: ReleaseRuleSet = {},
 ): void {
   if (!reportOs) return;
   const imageType = canonicalType(imageOs.type);
@@ -281,13 +280,12 @@ export function assertReportMatchesImage(
       { hint },
     );
   }
-  const r = releaseOf(imageType, reportOs.version);
-  const i = releaseOf(imageType, imageOs.version);
-  // Compared as numbers: "22.04" and "22.4" are the same release, "9" and "10" are not ordered as text.
-  if (r !== null && i !== null && r.some((part, k) => Number(part) !== Number(i[k]))) {
+  const r = releaseOf(imageType, reportOs.version, rules);
+  const i = releaseOf(imageType, imageOs.version, rules);
+  if (r !== null && i !== null && !r.keys.some((k) => i.keys.includes(k))) {
     throw new CopaError(
       'report',
-      `${source} is a report for ${reportType} ${reportOs.version}, but the image runs ${imageType} ${imageOs.version} (release ${r.join('.')} vs ${i.join('.')})`,
+      `${source} is a report for ${reportType} ${reportOs.version}, but the image runs ${imageType} ${imageOs.version} (release ${r.label} vs ${i.label})`,
       { hint },
     );
   }

@@ -1,15 +1,18 @@
 // The patch engine: image + report → one patch layer on top of the original image.
 // It talks to BuildKit only through a Bridge, so the gateway frontend (inside BuildKit)
-// and the docker plugin (client side) run exactly this code.
-import { State, type Platform } from '../llb/index.js';
+// and the docker plugin (client side) run exactly this code, and it drives every
+// package-manager family through one contract (package-manager.ts): report → plan →
+// install → read back → validate → summary → one layer, written once here.
+import { State, formatPlatform, type Platform } from '../llb/index.js';
 import type { Bridge, ImageConfig, SolvedRef } from './bridge.js';
-import { CopaError } from './errors.js';
-import { canonicalOs, parseOsRelease, assertReportMatchesImage } from './osrelease.js';
-import { toolingImageFor } from './tooling.js';
+import { CopaError, toCopaError } from './errors.js';
+import { canonicalOs, parseOsRelease, assertReportMatchesImage, SUPPORTED_OS_TYPES, type ReleaseRuleSet } from './osrelease.js';
+import { toolingImageOnDemand } from './tooling.js';
 import { readTextIfExists, solveState } from './solve.js';
 import type { PatchReport } from './report/index.js';
-import { managerFor } from '../distros/index.js';
-import type { ImageOs, PackageResult } from '../distros/types.js';
+import type { AnyPackageManager, ImageOs, ImageView, InstallPlan, PackageResult } from './package-manager.js';
+import { planFromReport, validate, changedPackages } from './plan.js';
+import { comparatorFor } from './versions/index.js';
 import { parseImageRef } from './imageref.js';
 
 /** Label on every patched image: the ORIGINAL image pinned by digest (re-patches start there). */
@@ -29,6 +32,8 @@ export interface PatchRequest {
   network?: 'sandbox' | 'host';
   /** Shown in the patched-by label. */
   producer?: string;
+  /** The package-manager families to choose from (the entry points pass distros' FAMILIES). */
+  families: readonly AnyPackageManager[];
 }
 
 export interface PatchOutcome {
@@ -50,6 +55,14 @@ export interface PatchLog {
 }
 
 export async function patchImage(bridge: Bridge, req: PatchRequest, log: PatchLog = () => {}): Promise<PatchOutcome> {
+  try {
+    return await patch(bridge, req, log);
+  } catch (e) {
+    throw toCopaError(e);
+  }
+}
+
+async function patch(bridge: Bridge, req: PatchRequest, log: PatchLog): Promise<PatchOutcome> {
   const imageRef = parseImageRef(req.image);
   const resolved = await resolve(bridge, imageRef.normalized, req.platform);
   const base = findBase(resolved.config, imageRef.normalized);
@@ -59,63 +72,108 @@ export async function patchImage(bridge: Bridge, req: PatchRequest, log: PatchLo
 
   const originalState = State.image(originalPinned, { platform: req.platform, imageConfig: original.config.config ?? {} });
   const originalRef = await solveState(bridge, originalState, req.platform);
+  const network = req.network ?? 'sandbox';
+  const view = (state: State, ref: SolvedRef): ImageView => ({ bridge, platform: req.platform, state, ref, network });
 
-  const osText = (await readTextIfExists(bridge, originalRef, '/etc/os-release')) ?? (await readTextIfExists(bridge, originalRef, '/usr/lib/os-release'));
-  if (osText === null) {
-    throw new CopaError('image', `${req.image} has no /etc/os-release, so its distribution cannot be detected`, {
-      hint: 'copa patches OS packages of Debian, Ubuntu, Alpine and RPM-based images; scratch or static images have none to patch',
-    });
-  }
-  const os = canonicalOs(parseOsRelease(osText));
-  if (req.report?.os) assertReportMatchesImage(req.report.os, os, 'the report');
-  log(`image: ${req.image} (${os.type} ${os.version}, ${req.platform.os}/${req.platform.architecture}${req.platform.variant ? '/' + req.platform.variant : ''})`);
+  const rules = releaseRules(req.families);
+  const os = await detectOs(bridge, originalRef, req.image, rules);
+  if (req.report?.os) assertReportMatchesImage(req.report.os, os, 'the report', rules);
+  log(`image: ${req.image} (${os.type} ${os.version}, ${formatPlatform(req.platform)})`);
 
-  const manager = managerFor(os);
+  const manager = managerFor(req.families, os);
+  const installed = await manager.readInstalled(view(originalState, originalRef), os);
+  log(`${manager.name} database: ${installed.summary}`);
+  const before = installed.versions;
+
   const previouslyPatched = new Map<string, string>();
   if (base) {
-    const currentRef = await solveState(bridge, State.image(pin(imageRef.normalized, resolved.digest), { platform: req.platform }), req.platform);
-    const [was, now] = await Promise.all([manager.installedVersions(bridge, originalRef), manager.installedVersions(bridge, currentRef)]);
-    for (const [name, v] of now) if (was.get(name) !== undefined && was.get(name) !== v) previouslyPatched.set(name, v);
+    const currentState = State.image(pin(imageRef.normalized, resolved.digest), { platform: req.platform });
+    const currentRef = await solveState(bridge, currentState, req.platform);
+    const now = (await manager.readInstalled(view(currentState, currentRef), os)).versions;
+    for (const [name, v] of now) if (before.get(name) !== undefined && before.get(name) !== v) previouslyPatched.set(name, v);
     log(`re-patch: ${previouslyPatched.size} package(s) raised by the previous patch will be kept`);
   }
 
-  const toolingImage = toolingImageFor({ type: os.type, version: os.version, hasReport: req.report !== null, override: req.toolingImage });
+  const cmp = comparatorFor(manager.pkgFamily);
   const ctx = {
-    bridge,
-    platform: req.platform,
+    ...view(originalState, originalRef),
     os,
-    original: originalState,
-    originalRef,
-    previouslyPatched,
-    updates: req.report ? req.report.updates : null,
     ignoreErrors: req.ignoreErrors,
-    toolingImage,
-    network: req.network ?? 'sandbox',
+    toolingImage: toolingImageOnDemand({ type: os.type, version: os.version, hasReport: req.report !== null }, manager.toolingImage && ((r) => manager.toolingImage!(os, r.hasReport)), req.toolingImage),
     log,
   };
-  const outcome = await manager.patch(ctx);
+
+  /** Install a plan and judge the result: the layer (or null when nothing changed) and per-package results. */
+  const run = async (plan: InstallPlan, settled: PackageResult[]): Promise<{ installed: State | null; packages: PackageResult[] }> => {
+    const result = await manager.install(ctx, installed, plan);
+    if (plan.kind === 'all') {
+      const packages = changedPackages(before, result.after);
+      return { installed: packages.length ? result.installed : null, packages };
+    }
+    const { results, failures } = validate(plan.packages, before, result.after, cmp);
+    if (failures.length && !req.ignoreErrors) {
+      throw new CopaError('validation', failures.join('\n'), {
+        hint: 'the package mirror does not have the fixed version yet (or the report is stale); re-scan, wait for the mirror, or pass --ignore-errors to patch what is available',
+      });
+    }
+    const changed = [...result.after].some(([n, v]) => before.get(n) !== v);
+    return { installed: changed ? result.installed : null, packages: [...settled, ...results] };
+  };
+
+  let outcome: { installed: State | null; packages: PackageResult[] };
+  if (req.report) {
+    const plan = planFromReport(before, req.report.updates, previouslyPatched, cmp);
+    outcome = plan.wanted.length ? await run({ kind: 'packages', packages: plan.wanted }, plan.settled) : { installed: null, packages: plan.settled };
+  } else {
+    outcome = await run({ kind: 'all' }, []);
+  }
 
   const config = patchedConfig(original.config, req.platform, originalPinned, req.producer);
   if (!outcome.installed && !previouslyPatched.size) {
     // Nothing to install on an unpatched image: hand it back untouched.
     return { kind: 'up-to-date', ref: originalRef, config: resolved.config, os, base: originalPinned, packages: outcome.packages, state: originalState };
   }
-  let installed = outcome.installed;
-  if (!installed) {
+  let layer = outcome.installed;
+  if (!layer) {
     // A re-patched image that is already up to date: rebuild its patch layer from the original
     // (all cached). Re-exporting the patched image itself is not safe: BuildKit can drop the
     // base layers of an image whose patch layer it produced as a diff earlier.
-    const again = await manager.patch({ ...ctx, previouslyPatched: new Map(), updates: [...previouslyPatched].map(([name, v]) => ({ name, installedVersion: '', fixedVersion: v, vulnerabilityIds: [] })) });
-    installed = again.installed;
-    if (!installed) throw new CopaError('internal', `re-applying the previous patch of ${req.image} changed nothing`, { hint: 'patch the original image instead' });
+    const again = await run({ kind: 'packages', packages: [...previouslyPatched].map(([name, v]) => ({ name, minVersion: v, vulnerabilityIds: [] })) }, []);
+    layer = again.installed;
+    if (!layer) throw new CopaError('internal', `re-applying the previous patch of ${req.image} changed nothing`, { hint: 'patch the original image instead' });
   }
   const kind = outcome.installed ? 'patched' : 'up-to-date';
   // The install ran as one step on the original, so this diff is exactly one layer.
-  const patched = State.merge([originalState, State.diff(originalState, installed, { name: 'copa: extract patch layer' })], {
+  const patched = State.merge([originalState, State.diff(originalState, layer, { name: 'copa: extract patch layer' })], {
     name: 'copa: patch layer on the original image',
   });
   const ref = await solveState(bridge, patched, req.platform, true);
   return { kind, ref, config, os, base: originalPinned, packages: outcome.packages, state: patched };
+}
+
+/** Every family's release rules, keyed by distribution. */
+function releaseRules(families: readonly AnyPackageManager[]): ReleaseRuleSet {
+  return Object.assign({}, ...families.map((f) => f.releaseRules ?? {}));
+}
+
+async function detectOs(bridge: Bridge, ref: SolvedRef, image: string, rules: ReleaseRuleSet): Promise<ImageOs> {
+  const osText = (await readTextIfExists(bridge, ref, '/etc/os-release')) ?? (await readTextIfExists(bridge, ref, '/usr/lib/os-release'));
+  if (osText === null) {
+    throw new CopaError('image', `${image} has no /etc/os-release, so its distribution cannot be detected`, {
+      hint: 'copa patches OS packages of Linux distribution images; scratch or static images have none to patch',
+    });
+  }
+  const osRelease = parseOsRelease(osText);
+  return { ...canonicalOs(osRelease, rules), osRelease };
+}
+
+/** The family that patches this OS; the error names what this build supports. */
+export function managerFor(families: readonly AnyPackageManager[], os: ImageOs): AnyPackageManager {
+  const m = families.find((f) => f.osTypes.includes(os.type));
+  if (m) return m;
+  const supported = families.flatMap((f) => f.osTypes);
+  const known = SUPPORTED_OS_TYPES.includes(os.type);
+  throw new CopaError('image', `${os.type} ${os.version} images (${os.pkgFamily} packages) are not supported${known ? ' yet' : ''}`, { hint: `supported: ${supported.join(', ')}` });
 }
 
 async function resolve(bridge: Bridge, ref: string, platform: Platform) {

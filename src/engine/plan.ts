@@ -1,5 +1,5 @@
 // Package selection and post-install validation, shared by every package manager.
-import type { PackageResult, Wanted } from '../distros/types.js';
+import type { PackageResult, Wanted } from './package-manager.js';
 import type { ReportUpdate } from './report/index.js';
 
 export type Compare = (a: string, b: string) => number;

@@ -1,5 +1,5 @@
 // Human-readable plan and summary lines, shared by the frontend (warnings) and the plugin.
-import type { PackageResult } from '../distros/types.js';
+import type { PackageResult } from './package-manager.js';
 
 export function summaryLines(packages: PackageResult[]): string[] {
   const by = (s: PackageResult['status']) => packages.filter((p) => p.status === s);

@@ -11,6 +11,7 @@ import { loadReport } from './report-context.js';
 import { exportResult } from '../engine/result.js';
 import { describeError } from '../engine/errors.js';
 import { FileAction, State, formatPlatform, type Platform } from '../llb/index.js';
+import { FAMILIES } from '../distros/index.js';
 
 const VERSION = process.env.COPA_VERSION ?? '0.1.0';
 
@@ -28,7 +29,7 @@ async function main() {
     const platforms: Platform[] = o.platforms.length ? o.platforms : [fe.defaultPlatform];
     const outcomes: Array<[Platform, PatchOutcome]> = [];
     for (const platform of platforms) {
-      const outcome = await patchImage(bridge, { image: o.image, platform, report, ignoreErrors: o.ignoreErrors, toolingImage: o.toolingImage, producer: `copa-ts ${VERSION}` }, log);
+      const outcome = await patchImage(bridge, { image: o.image, platform, report, ignoreErrors: o.ignoreErrors, toolingImage: o.toolingImage, producer: `copa-ts ${VERSION}`, families: FAMILIES }, log);
       outcomes.push([platform, outcome]);
       const lines = summaryLines(outcome.packages);
       const upToDate = `${o.image} (${formatPlatform(platform)}) is already up to date: no patch was applied`;

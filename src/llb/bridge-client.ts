@@ -1,8 +1,8 @@
 // The engine's Bridge over BuildKit's LLBBridge gRPC service. The frontend uses it on
 // its stdio connection; the plugin uses it on the control connection, with the
 // `buildkit-controlapi-buildid` metadata naming its client-side build.
-import { BridgeFileNotFound, type Bridge, type DirEntry, type ImageConfig, type ResolvedImage, type SolvedRef } from '../engine/bridge.js';
-import { CopaError } from '../engine/errors.js';
+import { BridgeFileNotFound, type Bridge, type DirEntry, type ImageConfig, type ResolvedImage, type SolvedRef } from './bridge.js';
+import { BuildKitError } from './errors.js';
 import { definitionFromProtoObject, definitionHead, definitionToProtoObject, type Definition } from './definition.js';
 import type { Platform } from './platform.js';
 import { GATEWAY_PACKAGE, LLB_BRIDGE_METHODS } from './proto/gateway.js';
@@ -206,7 +206,7 @@ export class LLBBridgeClient implements Bridge {
     try {
       pong = await channel.unary(m('Ping'), {}, { metadata: opts.metadata, timeoutMs: opts.pingTimeoutMs ?? 15_000 });
     } catch (err) {
-      throw new CopaError('buildkit', `cannot reach BuildKit's gateway API (Ping failed): ${(err as Error).message}`, { cause: err });
+      throw new BuildKitError('buildkit', `cannot reach BuildKit's gateway API (Ping failed): ${(err as Error).message}`, { cause: err });
     }
     return new LLBBridgeClient(channel, opts.metadata, pong);
   }
@@ -222,7 +222,7 @@ export class LLBBridgeClient implements Bridge {
     return this.llbCaps.has(id);
   }
 
-  /** Throw a CopaError naming what is missing unless every LLB cap is supported. */
+  /** Throw a BuildKitError naming what is missing unless every LLB cap is supported. */
   requireCaps(caps: readonly string[]): void {
     const missing = caps.filter((c) => !this.llbCaps.has(c));
     if (!missing.length) return;
@@ -230,11 +230,11 @@ export class LLBBridgeClient implements Bridge {
       .map((c) => (this.disabledCaps.has(c) ? `${c} (${this.disabledCaps.get(c)})` : c))
       .join(', ');
     if (missing.some((c) => c === 'mergeop' || c === 'diffop')) {
-      throw new CopaError('buildkit', `this BuildKit lacks MergeOp/DiffOp (needs BuildKit ≥ v0.10; on Docker enable the containerd image store); missing LLB capabilities: ${reasons}`, {
+      throw new BuildKitError('buildkit', `this BuildKit lacks MergeOp/DiffOp (needs BuildKit ≥ v0.10; on Docker enable the containerd image store); missing LLB capabilities: ${reasons}`, {
         hint: 'upgrade BuildKit (or Docker Engine), or with Docker Desktop/Engine enable "Use containerd for pulling and storing images", or use a docker-container/remote buildx builder',
       });
     }
-    throw new CopaError('buildkit', `this BuildKit lacks required LLB capabilities: ${reasons}`, { hint: 'upgrade BuildKit' });
+    throw new BuildKitError('buildkit', `this BuildKit lacks required LLB capabilities: ${reasons}`, { hint: 'upgrade BuildKit' });
   }
 
   private checkDefinitionCaps(def: Definition): void {
@@ -304,7 +304,7 @@ export class LLBBridgeClient implements Bridge {
     }
     if (res.ref) return res.ref;
     if (scratchDefinition(def)) return { id: '' };
-    throw new CopaError('buildkit', RESULT_MISSING);
+    throw new BuildKitError('buildkit', RESULT_MISSING);
   }
 
   /** Force a lazy result to be built (cap gateway.evaluate; falls back to a StatFile of "/"). */
@@ -401,7 +401,7 @@ export class LLBBridgeClient implements Bridge {
       try {
         config = JSON.parse(Buffer.from(raw).toString('utf8')) as ImageConfig;
       } catch (err) {
-        throw new CopaError('image', `BuildKit returned an unreadable image config for ${ref}: ${(err as Error).message}`, { cause: err });
+        throw new BuildKitError('image', `BuildKit returned an unreadable image config for ${ref}: ${(err as Error).message}`, { cause: err });
       }
     }
     return { digest: String(res.Digest ?? ''), config, ref: String(res.Ref || ref) };
@@ -442,7 +442,7 @@ export class LLBBridgeClient implements Bridge {
     const result: Obj = { metadata };
     if (r.refs) {
       if (!this.gatewayCaps.has('returnmap') && Object.keys(r.refs).length > 0) {
-        throw new CopaError('buildkit', 'this BuildKit cannot return multi-platform results (missing gateway cap "returnmap")');
+        throw new BuildKitError('buildkit', 'this BuildKit cannot return multi-platform results (missing gateway cap "returnmap")');
       }
       const refs: Record<string, Obj> = {};
       for (const [k, v] of Object.entries(r.refs)) refs[k] = { id: v.id };

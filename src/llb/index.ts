@@ -32,3 +32,5 @@ export { State, ExecState, FileAction } from './state.js';
 export { normalizeImageRef, parseNormalizedNamed, formatReference, type ParsedReference } from './reference.js';
 export { protoRoot, lookupType, registerProtoSources, PROTO_SOURCES } from './proto/root.js';
 export { marshalDeterministic, unmarshalPlain } from './proto/deterministic.js';
+export { BridgeFileNotFound, type Bridge, type DirEntry, type ImageConfig, type ResolvedImage, type SolvedRef } from './bridge.js';
+export { BuildKitError, type BuildKitErrorCategory } from './errors.js';

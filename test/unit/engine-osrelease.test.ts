@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { CopaError } from '../../src/engine/errors.js';
+import { debianRelease } from '../../src/distros/dpkg/release.js';
+
+// Debian's codenames and testing/unstable naming come from its family (distros/dpkg).
+const RULES = { debian: debianRelease };
 import {
   assertReportMatchesImage,
   canonicalOs,
@@ -169,7 +173,7 @@ describe('canonicalOs', () => {
     ['leap', { family: 'rpm-suse', type: 'opensuse-leap', version: '15.5', pkgFamily: 'rpm' }],
     ['photon', { family: 'rpm-photon', type: 'photon', version: '5.0', pkgFamily: 'rpm' }],
   ])('%s', (key, want) => {
-    expect(canonicalOs(parseOsRelease(OS_RELEASE[key]!))).toEqual(want);
+    expect(canonicalOs(parseOsRelease(OS_RELEASE[key]!), RULES)).toEqual(want);
   });
 
   it('refuses what copa cannot patch, saying why', () => {
@@ -237,10 +241,10 @@ describe('canonicalType and helpers', () => {
 
 describe('assertReportMatchesImage', () => {
   const ok = (report: { family: string; version: string } | null, image: { type: string; version: string }) =>
-    expect(() => assertReportMatchesImage(report, image, 'r.json')).not.toThrow();
+    expect(() => assertReportMatchesImage(report, image, 'r.json', RULES)).not.toThrow();
   const bad = (report: { family: string; version: string }, image: { type: string; version: string }, msg: RegExp | string) => {
     try {
-      assertReportMatchesImage(report, image, 'r.json');
+      assertReportMatchesImage(report, image, 'r.json', RULES);
     } catch (e) {
       expect(e).toBeInstanceOf(CopaError);
       expect((e as CopaError).category).toBe('report');

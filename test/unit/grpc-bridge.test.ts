@@ -4,7 +4,7 @@ import { protoCodec } from '../../src/llb/grpc/codec.js';
 import { createTestServer, duplexPair, type TestServerCall } from '../../src/llb/grpc/test-server.js';
 import { BUILD_ID_METADATA, DEFAULT_GATEWAY_CAPS, DEFAULT_LLB_CAPS, LLBBridgeClient, READ_CHUNK } from '../../src/llb/bridge-client.js';
 import { BridgeFileNotFound } from '../../src/engine/bridge.js';
-import { CopaError } from '../../src/engine/errors.js';
+import { CopaError, toCopaError } from '../../src/engine/errors.js';
 import { definitionHead, type Definition } from '../../src/llb/definition.js';
 import { FileAction, State } from '../../src/llb/index.js';
 import { lookupType } from '../../src/llb/proto/root.js';
@@ -133,14 +133,15 @@ describe('LLBBridgeClient', () => {
     expect(() => bridge.requireCaps(['mergeop', 'diffop'])).toThrow(/lacks MergeOp\/DiffOp \(needs BuildKit ≥ v0\.10; on Docker enable the containerd image store\)/);
   });
 
-  it('requireCaps throws a CopaError naming the missing caps', async () => {
+  it('requireCaps throws an error naming the missing caps, which the engine maps onto a CopaError', async () => {
     const { bridge } = await setup({ llbCaps: ['source.image', 'mergeop'] });
     expect(() => bridge.requireCaps(['mergeop'])).not.toThrow();
     const err = (() => {
       try {
         bridge.requireCaps(['mergeop', 'diffop']);
       } catch (e) {
-        return e as CopaError;
+        // The LLB floor raises its own error; the engine maps it onto a CopaError.
+        return toCopaError(e) as CopaError;
       }
     })()!;
     expect(err).toBeInstanceOf(CopaError);

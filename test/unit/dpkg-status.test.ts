@@ -10,7 +10,7 @@ import {
   parseDpkgStatus,
   parseStanzas,
   parseStatusD,
-} from '../../src/engine/dpkgstatus.js';
+} from '../../src/distros/dpkg/status.js';
 
 // Shaped like a real /var/lib/dpkg/status (fields and order as dpkg writes them).
 const STATUS = `Package: base-files

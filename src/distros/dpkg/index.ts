@@ -1,22 +1,32 @@
-// Debian and Ubuntu. Two paths:
-//  - the image has apt: run apt inside it (maintainer scripts run as Debian intends);
+// Debian and Ubuntu (dpkg). Two ways to install, chosen by what the image has:
+//  - apt in the image: run apt inside it (maintainer scripts run as Debian intends);
 //  - distroless / no apt (status.d, or a status file without apt, e.g. chiseled Ubuntu):
-//    a tooling image downloads the debs and unpacks them into the target, and the engine
-//    regenerates dpkg's metadata itself.
+//    a tooling image downloads the debs and unpacks them into the target, and we
+//    regenerate dpkg's metadata ourselves.
 // Either way the result is ONE exec on top of the original image, so the patch is one layer.
-import { FileAction, State } from '../llb/index.js';
-import { CopaError } from '../engine/errors.js';
-import { comparatorFor } from '../engine/versions/index.js';
-import { planFromReport, validate, changedPackages, type Compare } from '../engine/plan.js';
-import { fileExists, readText, readTextIfExists, solveState } from '../engine/solve.js';
-import { parseDpkgStatus, formatStanza, type DpkgPackage } from '../engine/dpkgstatus.js';
-import type { DistroContext, DistroOutcome, PackageManager, PackageResult, Wanted } from './types.js';
-import { readDpkgDb, statusFileDb, versionsOf, STATUS_DIR, type DpkgDb } from './dpkg-db.js';
+import { FileAction, State } from '../../llb/index.js';
+import { CopaError } from '../../engine/errors.js';
+import { comparatorFor } from '../../engine/versions/index.js';
+import { fileExists, readText, readTextIfExists, solveState } from '../../engine/solve.js';
+import type { InstallContext, InstallPlan, InstallResult, Installed, PackageManager } from '../../engine/package-manager.js';
+import { parseDpkgStatus, formatStanza, type DpkgPackage } from './status.js';
+import { readDpkgDb, statusFileDb, versionsOf, STATUS_DIR, type DpkgDb } from './db.js';
 import { APT_CANDIDATES, APT_FETCH, APT_INSTALL, APT_UPDATE, APT_UPGRADE_ALL, DPKG_APPLY } from './apt-scripts.js';
-import { md5Hex } from './hash.js';
+import { debianRelease } from './release.js';
+import { dpkgTooling } from './tooling.js';
+import { createHash } from 'node:crypto';
 
 const LISTS = '/var/lib/apt/lists';
 const ROOT = '0';
+const cmp = comparatorFor('deb');
+
+/** The database plus how this image can be patched. */
+interface DpkgImage {
+  db: DpkgDb;
+  hasApt: boolean;
+}
+
+type Ctx = InstallContext;
 
 /** Mounts that keep apt's lists, archives and logs out of the image (and so out of the layer). */
 function aptScratchMounts(lists: State | null) {
@@ -27,7 +37,7 @@ function aptScratchMounts(lists: State | null) {
   ];
 }
 
-function refreshLists(base: State, what: string, network: DistroContext['network']): State {
+function refreshLists(base: State, what: string, network: Ctx['network']): State {
   return base
     .run({
       args: ['sh', '-c', APT_UPDATE],
@@ -40,67 +50,59 @@ function refreshLists(base: State, what: string, network: DistroContext['network
     .getMount(LISTS);
 }
 
-export const dpkg: PackageManager = {
-  family: 'deb',
+export const dpkg: PackageManager<DpkgImage> = {
+  name: 'dpkg',
+  pkgFamily: 'deb',
+  osTypes: ['debian', 'ubuntu'],
+  releaseRules: { debian: debianRelease },
+  toolingImage: (os, hasReport) => dpkgTooling({ type: os.type, version: os.version, hasReport }),
 
-  async installedVersions(bridge, ref) {
-    const db = await readDpkgDb(bridge, ref);
-    return db ? versionsOf(db) : new Map();
-  },
-
-  async patch(ctx) {
-    const db = await readDpkgDb(ctx.bridge, ctx.originalRef);
+  async readInstalled(image, os) {
+    const db = await readDpkgDb(image.bridge, image.ref);
     if (!db) {
-      throw new CopaError('image', `the image is ${ctx.os.type} ${ctx.os.version} but has no dpkg database (${STATUS_DIR} or /var/lib/dpkg/status)`, {
+      throw new CopaError('image', `the image is ${os.type} ${os.version} but has no dpkg database (${STATUS_DIR} or /var/lib/dpkg/status)`, {
         hint: 'only images whose packages are recorded by dpkg can be patched; rebuild the image from a Debian/Ubuntu base',
       });
     }
-    const cmp = comparatorFor('deb');
-    const hasApt = db.kind === 'file' && (await fileExists(ctx.bridge, ctx.originalRef, '/usr/bin', 'apt-get'));
-    ctx.log(`dpkg database: ${db.packages.size} packages (${db.kind === 'dir' ? 'distroless status.d' : hasApt ? 'apt in image' : 'no apt in image'})`);
-    return hasApt ? aptInImage(ctx, db, cmp) : viaTooling(ctx, db, cmp);
+    const hasApt = db.kind === 'file' && (await fileExists(image.bridge, image.ref, '/usr/bin', 'apt-get'));
+    const how = db.kind === 'dir' ? 'distroless status.d' : hasApt ? 'apt in image' : 'no apt in image';
+    return { versions: versionsOf(db), db: { db, hasApt }, summary: `${db.packages.size} packages (${how})` };
+  },
+
+  install(ctx, installed, plan) {
+    return installed.db.hasApt ? aptInImage(ctx, plan) : viaTooling(ctx, installed, plan);
   },
 };
 
-async function aptInImage(ctx: DistroContext, db: DpkgDb, cmp: Compare): Promise<DistroOutcome> {
-  const before = versionsOf(db);
-  const updateAll = ctx.updates === null;
-  const plan = updateAll ? null : planFromReport(before, ctx.updates!, ctx.previouslyPatched, cmp);
-  if (plan && plan.wanted.length === 0) return { installed: null, packages: plan.settled };
-
-  const lists = refreshLists(ctx.original, `apt-get update, ${ctx.os.type} ${ctx.os.version}`, ctx.network);
-  const names = plan?.wanted.map((w) => w.name) ?? [];
-  const installed = ctx.original
+async function aptInImage(ctx: Ctx, plan: InstallPlan): Promise<InstallResult> {
+  const lists = refreshLists(ctx.state, `apt-get update, ${ctx.os.type} ${ctx.os.version}`, ctx.network);
+  const names = plan.kind === 'packages' ? plan.packages.map((w) => w.name) : [];
+  const installed = ctx.state
     .run({
-      args: updateAll ? ['sh', '-c', APT_UPGRADE_ALL] : ['sh', '-c', APT_INSTALL, 'copa-apt', ...names],
+      args: plan.kind === 'all' ? ['sh', '-c', APT_UPGRADE_ALL] : ['sh', '-c', APT_INSTALL, 'copa-apt', ...names],
       user: ROOT,
       network: ctx.network,
       mounts: aptScratchMounts(lists),
-      name: updateAll ? 'copa: apt-get upgrade (all packages)' : `copa: apt-get install --only-upgrade ${summarize(names)}`,
+      name: plan.kind === 'all' ? 'copa: apt-get upgrade (all packages)' : `copa: apt-get install --only-upgrade ${summarize(names)}`,
     })
     .root();
 
   const ref = await solveState(ctx.bridge, installed, ctx.platform);
   const after = versionsOf(statusFileDb(await readText(ctx.bridge, ref, '/var/lib/dpkg/status')));
-  return finish(ctx, installed, before, after, plan?.wanted ?? null, plan?.settled ?? [], cmp);
+  return { installed, after };
 }
 
-async function viaTooling(ctx: DistroContext, db: DpkgDb, cmp: Compare): Promise<DistroOutcome> {
-  if (!ctx.toolingImage) {
-    throw new CopaError('input', `no tooling image is known for ${ctx.os.type} ${ctx.os.version}`, { hint: 'pass a Debian/Ubuntu image of the same release with --tooling-image' });
-  }
-  const before = versionsOf(db);
-  const updateAll = ctx.updates === null;
-  const plan = updateAll ? null : planFromReport(before, ctx.updates!, ctx.previouslyPatched, cmp);
-  if (plan && plan.wanted.length === 0) return { installed: null, packages: plan.settled };
-
-  const tooling = State.image(ctx.toolingImage, { platform: ctx.platform });
-  const lists = refreshLists(tooling, `tooling image ${ctx.toolingImage}`, ctx.network);
+async function viaTooling(ctx: Ctx, current: Installed<DpkgImage>, plan: InstallPlan): Promise<InstallResult> {
+  const { db } = current.db;
+  const before = current.versions;
+  const toolingImage = ctx.toolingImage();
+  const tooling = State.image(toolingImage, { platform: ctx.platform });
+  const lists = refreshLists(tooling, `tooling image ${toolingImage}`, ctx.network);
   const toolRun = (args: string[], name: string) =>
     tooling.run({ args, user: ROOT, network: ctx.network, mounts: [...aptScratchMounts(lists), { dest: '/out' }], name });
 
   let names: string[];
-  if (updateAll) {
+  if (plan.kind === 'all') {
     // Ask the tooling image's apt which installed packages have a newer candidate.
     const q = toolRun(['sh', '-c', APT_CANDIDATES, 'copa-apt', ...[...before.keys()].map(stripArch)], 'copa: look up candidate versions');
     const cand = await readTextIfExists(ctx.bridge, await solveState(ctx.bridge, q.getMount('/out'), ctx.platform), '/candidates');
@@ -109,9 +111,9 @@ async function viaTooling(ctx: DistroContext, db: DpkgDb, cmp: Compare): Promise
       return have !== undefined && cmp(p.version, have) > 0;
     });
     names = [...new Set(newer.map((p) => p.name))].sort();
-    if (names.length === 0) return { installed: null, packages: [] };
+    if (names.length === 0) return { installed: null, after: before };
   } else {
-    names = plan!.wanted.map((w) => stripArch(w.name));
+    names = plan.packages.map((w) => stripArch(w.name));
   }
 
   const fetched = toolRun(['sh', '-c', APT_FETCH, 'copa-apt', ...names], `copa: download ${summarize(names)}`).getMount('/out');
@@ -119,14 +121,14 @@ async function viaTooling(ctx: DistroContext, db: DpkgDb, cmp: Compare): Promise
   const failed = ((await readTextIfExists(ctx.bridge, fetchedRef, '/failed')) ?? '').split('\n').filter(Boolean);
   if (failed.length && !ctx.ignoreErrors) {
     const err = (await readTextIfExists(ctx.bridge, fetchedRef, '/download.err')) ?? '';
-    throw new CopaError('validation', `could not download ${failed.join(', ')} with the tooling image ${ctx.toolingImage}: ${err.trim().split('\n').slice(-3).join(' | ')}`, {
+    throw new CopaError('validation', `could not download ${failed.join(', ')} with the tooling image ${toolingImage}: ${err.trim().split('\n').slice(-3).join(' | ')}`, {
       hint: 'check that the tooling image is the same release as the target and can reach its package mirror, or pass --ignore-errors',
     });
   }
 
   // Read each downloaded deb's control area; keep only real upgrades.
   const debs = (await ctx.bridge.readDir(fetchedRef, '/debs')).map((e) => e.path).filter((n) => /^[A-Za-z0-9.+~%_-]+\.deb$/.test(n)).sort();
-  const upgrades: Array<{ deb: string; pkg: DpkgPackage; control: string; md5sums: string | null }> = [];
+  const upgrades: Upgrade[] = [];
   for (const deb of debs) {
     const control = await readText(ctx.bridge, fetchedRef, `/meta/${deb}/control`);
     const [pkg] = parseDpkgStatus(control, { assumeInstalled: true });
@@ -137,7 +139,7 @@ async function viaTooling(ctx: DistroContext, db: DpkgDb, cmp: Compare): Promise
   }
   const after = new Map(before);
   for (const u of upgrades) after.set(u.pkg.name, u.pkg.version);
-  if (upgrades.length === 0) return finish(ctx, null, before, after, plan?.wanted ?? null, plan?.settled ?? [], cmp);
+  if (upgrades.length === 0) return { installed: null, after };
 
   const keep = await modifiedConffiles(ctx, db, upgrades.map((u) => u.pkg.name));
   let inputs = FileAction.mkfile('/debs.list', 0o644, upgrades.map((u) => u.deb).join('\n') + '\n').mkfile(
@@ -157,53 +159,30 @@ async function viaTooling(ctx: DistroContext, db: DpkgDb, cmp: Compare): Promise
       user: ROOT,
       network: 'none',
       mounts: [
-        { dest: '/target', source: ctx.original },
+        { dest: '/target', source: ctx.state },
         { dest: '/copa-debs', source: fetched, readonly: true },
         { dest: '/copa-in', source: State.scratch().file(inputs, { name: 'copa: regenerate dpkg metadata' }), readonly: true },
       ],
       name: `copa: unpack ${summarize(upgrades.map((u) => u.pkg.name))} into the image`,
     })
     .getMount('/target');
-  return finish(ctx, applied, before, after, plan?.wanted ?? null, plan?.settled ?? [], cmp);
-}
-
-function finish(
-  ctx: DistroContext,
-  installed: State | null,
-  before: Map<string, string>,
-  after: Map<string, string>,
-  wanted: Wanted[] | null,
-  settled: PackageResult[],
-  cmp: Compare,
-): DistroOutcome {
-  if (wanted === null) {
-    const packages = changedPackages(before, after);
-    return { installed: packages.length ? installed : null, packages };
-  }
-  const { results, failures } = validate(wanted, before, after, cmp);
-  if (failures.length && !ctx.ignoreErrors) {
-    throw new CopaError('validation', failures.join('\n'), {
-      hint: 'the package mirror does not have the fixed version yet (or the report is stale); re-scan, wait for the mirror, or pass --ignore-errors to patch what is available',
-    });
-  }
-  const changed = [...after].some(([n, v]) => before.get(n) !== v);
-  return { installed: changed ? installed : null, packages: [...settled, ...results] };
+  return { installed: applied, after };
 }
 
 /** Conffiles the user changed (md5 differs from dpkg's record): dpkg --force-confold keeps them. */
-async function modifiedConffiles(ctx: DistroContext, db: DpkgDb, names: string[]): Promise<string[]> {
+async function modifiedConffiles(ctx: Ctx, db: DpkgDb, names: string[]): Promise<string[]> {
   const keep: string[] = [];
   for (const name of names) {
     for (const cf of db.packages.get(name)?.conffiles ?? []) {
       if (cf.obsolete) continue;
-      const body = await ctx.bridge.readFile(ctx.originalRef, cf.path).catch(() => null);
-      if (body && md5Hex(body) !== cf.md5) keep.push(cf.path);
+      const body = await ctx.bridge.readFile(ctx.ref, cf.path).catch(() => null);
+      if (body && createHash('md5').update(body).digest('hex') !== cf.md5) keep.push(cf.path);
     }
   }
   return keep.sort();
 }
 
-type Upgrade = { pkg: DpkgPackage; control: string; md5sums: string | null };
+type Upgrade = { deb: string; pkg: DpkgPackage; control: string; md5sums: string | null };
 
 /** A status stanza for a freshly unpacked deb: its control fields plus dpkg's Status line. */
 function installedStanza(u: Upgrade, old: DpkgPackage | undefined): string {

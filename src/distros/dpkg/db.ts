@@ -1,8 +1,8 @@
 // Reading a Debian package database out of an image, without running anything in it:
 // the engine reads /var/lib/dpkg/status (or distroless status.d entries) straight from
 // BuildKit's snapshot, which is faster than upstream's busybox probe and needs no shell.
-import { BridgeFileNotFound, type Bridge, type SolvedRef } from '../engine/bridge.js';
-import { parseDpkgStatus, type DpkgPackage } from '../engine/dpkgstatus.js';
+import { BridgeFileNotFound, type Bridge, type SolvedRef } from '../../engine/bridge.js';
+import { parseDpkgStatus, type DpkgPackage } from './status.js';
 
 export const STATUS_FILE = '/var/lib/dpkg/status';
 export const STATUS_DIR = '/var/lib/dpkg/status.d';

@@ -6,7 +6,7 @@
 // previous field. A field is a [name, value] pair; the value keeps continuation lines
 // verbatim (with their leading space), so formatStanza() reproduces what dpkg wrote.
 
-import { CopaError, quote } from './errors.js';
+import { CopaError, quote } from '../../engine/errors.js';
 
 /**
  * [name, value]: the value is the first line without the separating space, then "\n" +

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CopaError } from '../../src/engine/errors.js';
-import { toolingImageFor } from '../../src/engine/tooling.js';
+import { toolingImageFor } from '../../src/distros/index.js';
 
 const MARINER2 = 'mcr.microsoft.com/cbl-mariner/base/core:2.0';
 

@@ -133,6 +133,11 @@ export function parseFrontendOptions(opts: Record<string, string>): FrontendOpti
     }
     const v = plain ?? arg;
     if (v !== undefined && typeof v !== 'string') throw inputError(key, String(v), 'expected a string');
+    // Only an absent option means "not given": an empty one is a mistake (an unset shell
+    // variable, say), never "no report" or "every platform".
+    if (v !== undefined && v.trim() === '' && key !== 'image') {
+      throw new CopaError('input', `option ${key} is empty`, { hint: key === 'report' ? 'give the report\'s path in the report context, or leave the option out to update every package' : `give a value or leave ${key} out` });
+    }
     return v;
   };
 

@@ -14,13 +14,10 @@ import type { AnyPackageManager, ImageOs, ImageView, InstallPlan, PackageResult 
 import { planFromReport, validate, changedPackages } from './plan.js';
 import { comparatorFor } from './versions/index.js';
 import { parseImageRef } from './imageref.js';
+import { findOriginal, patchedConfig } from './provenance.js';
+import { assertImagePlatform, assertReportPlatform, noSuchPlatform } from './image-platform.js';
 
-/** Label on every patched image: the ORIGINAL image pinned by digest (re-patches start there). */
-export const LABEL_BASE = 'sh.copa.image.base';
-/** Label on every patched image: which copa produced it. */
-export const LABEL_PATCHED = 'sh.copa.image.patched';
-/** Go copa's marker (a mutable tag): honoured as a fallback when re-patching its images. */
-const LEGACY_LABEL_BASE = 'BaseImage';
+export { LABEL_BASE, LABEL_PATCHED } from './provenance.js';
 
 export interface PatchRequest {
   image: string;
@@ -64,11 +61,14 @@ export async function patchImage(bridge: Bridge, req: PatchRequest, log: PatchLo
 
 async function patch(bridge: Bridge, req: PatchRequest, log: PatchLog): Promise<PatchOutcome> {
   const imageRef = parseImageRef(req.image);
+  assertReportPlatform(req.report, req.platform, 'the report');
   const resolved = await resolve(bridge, imageRef.normalized, req.platform);
-  const base = findBase(resolved.config, imageRef.normalized);
-  const original = base ? await resolve(bridge, base, req.platform) : resolved;
+  await assertImagePlatform(bridge, imageRef.normalized, req.platform, resolved.config);
+  const found = await findOriginal(bridge, { ref: imageRef.normalized, resolved }, req.platform, log);
+  const base = found?.ref ?? null;
+  const original = found?.resolved ?? resolved;
   const originalPinned = pin(base ?? imageRef.normalized, original.digest);
-  if (base) log(`re-patch: starting again from the original image ${originalPinned}`);
+  if (base) log(`re-patch: the image is a copa patch of ${originalPinned}; starting again from that original`);
 
   const originalState = State.image(originalPinned, { platform: req.platform, imageConfig: original.config.config ?? {} });
   const originalRef = await solveState(bridge, originalState, req.platform);
@@ -128,7 +128,8 @@ async function patch(bridge: Bridge, req: PatchRequest, log: PatchLog): Promise<
     outcome = await run({ kind: 'all' }, []);
   }
 
-  const config = patchedConfig(original.config, req.platform, originalPinned, req.producer);
+  // A re-patch keeps the patched image's own config (edits made after the first patch survive).
+  const config = patchedConfig(resolved.config, req.platform, originalPinned, req.producer, base !== null);
   if (!outcome.installed && !previouslyPatched.size) {
     // Nothing to install on an unpatched image: hand it back untouched.
     return { kind: 'up-to-date', ref: originalRef, config: resolved.config, os, base: originalPinned, packages: outcome.packages, state: originalState };
@@ -180,44 +181,16 @@ async function resolve(bridge: Bridge, ref: string, platform: Platform) {
   try {
     return await bridge.resolveImageConfig(ref, platform);
   } catch (e) {
-    throw new CopaError('image', `cannot resolve image ${ref} for ${platform.os}/${platform.architecture}: ${(e as Error).message}`, {
+    // An index without the platform: say which platforms it has.
+    if (/no match for platform/i.test((e as Error).message)) throw await noSuchPlatform(bridge, ref, platform, e);
+    throw new CopaError('image', `cannot resolve image ${ref} for ${formatPlatform(platform)}: ${(e as Error).message}`, {
       hint: 'check the image name and tag, that the registry is reachable from BuildKit, and your registry login',
       cause: e,
     });
   }
 }
 
-function labelsOf(config: ImageConfig): Record<string, string> {
-  const c = config.config as Record<string, unknown> | undefined;
-  // Go copa wrote a lower-case "labels" key; read both.
-  return { ...((c?.['labels'] as Record<string, string>) ?? {}), ...(config.config?.Labels ?? {}) };
-}
-
-function findBase(config: ImageConfig, self: string): string | null {
-  const labels = labelsOf(config);
-  const base = labels[LABEL_BASE] ?? labels[LEGACY_LABEL_BASE];
-  if (!base) return null;
-  const normalized = parseImageRef(base).normalized;
-  return normalized === self ? null : normalized;
-}
-
 function pin(ref: string, digest: string): string {
   const r = parseImageRef(ref);
   return `${r.repository}@${digest}`;
-}
-
-function patchedConfig(config: ImageConfig, platform: Platform, basePinned: string, producer = 'copa-ts'): ImageConfig {
-  const out: ImageConfig = structuredClone(config);
-  out.architecture = platform.architecture;
-  out.os = platform.os;
-  if (platform.variant) out.variant = platform.variant;
-  else delete out.variant;
-  out.config = { ...(out.config ?? {}) };
-  const labels = { ...(out.config.Labels ?? {}) };
-  delete labels[LEGACY_LABEL_BASE];
-  labels[LABEL_BASE] = basePinned;
-  labels[LABEL_PATCHED] = producer;
-  out.config.Labels = labels;
-  delete (out.config as Record<string, unknown>)['labels'];
-  return out;
 }

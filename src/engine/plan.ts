@@ -24,8 +24,12 @@ export function planFromReport(
 ): Plan {
   const wanted = new Map<string, Wanted>();
   const settled: PackageResult[] = [];
-  for (const u of updates) {
-    const have = installed.get(u.name) ?? installed.get(u.name.split(':')[0]!);
+  for (const report of updates) {
+    // dpkg's "name:arch" in a report names the package the database lists as "name".
+    const bare = report.name.split(':')[0]!;
+    const name = installed.has(report.name) || !installed.has(bare) ? report.name : bare;
+    const u = name === report.name ? report : { ...report, name };
+    const have = installed.get(name);
     if (have === undefined) {
       settled.push({ name: u.name, status: 'not-installed', requiredVersion: u.fixedVersion, vulnerabilityIds: u.vulnerabilityIds, reason: 'not installed in the image' });
       continue;

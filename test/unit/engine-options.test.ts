@@ -238,8 +238,18 @@ describe('parseFrontendOptions', () => {
     expect(parseFrontendOptions({ image: 'nginx:1', 'build-arg:image': 'nginx:1' }).image).toBe('docker.io/library/nginx:1');
   });
 
-  it('empty optional values mean unset', () => {
-    const o = parseFrontendOptions({ image: 'nginx', report: '', 'tooling-image': '', platform: '' });
+  it('an empty value is an error; only an absent option is unset (issue: report= upgraded everything)', () => {
+    for (const key of ['report', 'tooling-image', 'platform', 'ignore-errors', 'scanner']) {
+      for (const v of ['', '  ', '\t']) {
+        for (const k of [key, `build-arg:${key}`]) {
+          const e = inputError(() => parseFrontendOptions({ image: 'nginx', [k]: v }));
+          expect(e.message).toBe(`option ${key} is empty`);
+          expect(e.hint).toBeTruthy();
+        }
+      }
+    }
+    expect(inputError(() => parseFrontendOptions({ image: 'nginx', report: '' })).hint).toContain('leave the option out to update every package');
+    const o = parseFrontendOptions({ image: 'nginx' });
     expect(o.report).toBeUndefined();
     expect(o.toolingImage).toBeUndefined();
     expect(o.platforms).toEqual([]);

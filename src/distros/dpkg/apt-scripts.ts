@@ -20,7 +20,17 @@ const PRELUDE = [
   'mkdir -p /var/lib/apt/lists/partial /var/cache/apt/archives/partial',
 ].join('\n');
 
-export const APT_UPDATE = `${PRELUDE}\n${APT} update`;
+/**
+ * Refresh the package lists. apt-get update exits 0 even when a source cannot be reached
+ * (it warns "Failed to fetch" and keeps stale or no lists), so its exit code and output go
+ * to /copa-status for the engine to judge (lists.ts); the step itself always succeeds.
+ */
+export const APT_UPDATE = `${PRELUDE}
+mkdir -p /copa-status
+rc=0
+${APT} update >/copa-status/update.log 2>&1 || rc=$?
+echo "$rc" > /copa-status/rc
+cat /copa-status/update.log`;
 
 /** Upgrade exactly the named packages ("$@"); never installs a package the image lacks. */
 export const APT_INSTALL = `${PRELUDE}\n${APT} install --only-upgrade --no-install-recommends -y -- "$@"`;

@@ -13,6 +13,7 @@ import { parseDpkgStatus, formatStanza, type DpkgPackage } from './status.js';
 import { readDpkgDb, statusFileDb, versionsOf, STATUS_DIR, type DpkgDb } from './db.js';
 import { APT_CANDIDATES, APT_FETCH, APT_INSTALL, APT_UPDATE, APT_UPGRADE_ALL, DPKG_APPLY } from './apt-scripts.js';
 import { debianRelease } from './release.js';
+import { assertListsFetched } from './lists.js';
 import { dpkgTooling } from './tooling.js';
 import { createHash } from 'node:crypto';
 
@@ -37,17 +38,18 @@ function aptScratchMounts(lists: State | null) {
   ];
 }
 
-function refreshLists(base: State, what: string, network: Ctx['network']): State {
-  return base
-    .run({
-      args: ['sh', '-c', APT_UPDATE],
-      user: ROOT,
-      network,
-      ignoreCache: true, // package indexes must always be fresh
-      mounts: aptScratchMounts(null),
-      name: `copa: refresh package lists (${what})`,
-    })
-    .getMount(LISTS);
+/** The refreshed lists, after checking that every source could be fetched. */
+async function refreshLists(ctx: Ctx, base: State, what: string): Promise<State> {
+  const update = base.run({
+    args: ['sh', '-c', APT_UPDATE],
+    user: ROOT,
+    network: ctx.network,
+    ignoreCache: true, // package indexes must always be fresh
+    mounts: [...aptScratchMounts(null), { dest: '/copa-status' }],
+    name: `copa: refresh package lists (apt-get update in ${what})`,
+  });
+  await assertListsFetched(ctx, update.getMount('/copa-status'), what);
+  return update.getMount(LISTS);
 }
 
 export const dpkg: PackageManager<DpkgImage> = {
@@ -75,7 +77,7 @@ export const dpkg: PackageManager<DpkgImage> = {
 };
 
 async function aptInImage(ctx: Ctx, plan: InstallPlan): Promise<InstallResult> {
-  const lists = refreshLists(ctx.state, `apt-get update, ${ctx.os.type} ${ctx.os.version}`, ctx.network);
+  const lists = await refreshLists(ctx, ctx.state, `the ${ctx.os.type} ${ctx.os.version} image`);
   const names = plan.kind === 'packages' ? plan.packages.map((w) => w.name) : [];
   const installed = ctx.state
     .run({
@@ -97,7 +99,7 @@ async function viaTooling(ctx: Ctx, current: Installed<DpkgImage>, plan: Install
   const before = current.versions;
   const toolingImage = ctx.toolingImage();
   const tooling = State.image(toolingImage, { platform: ctx.platform });
-  const lists = refreshLists(tooling, `tooling image ${toolingImage}`, ctx.network);
+  const lists = await refreshLists(ctx, tooling, `the tooling image ${toolingImage}`);
   const toolRun = (args: string[], name: string) =>
     tooling.run({ args, user: ROOT, network: ctx.network, mounts: [...aptScratchMounts(lists), { dest: '/out' }], name });
 

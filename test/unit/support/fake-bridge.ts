@@ -3,8 +3,9 @@
 // it (the head op's llb.customname, or the image it pulls); a test maps step names to
 // directories of files ("what the image looks like after that step"). Reads fall back
 // along the ref's chain to the original image's directory, as a snapshot would.
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { decodeOp, definitionHead, digestOf, type Definition, type Platform } from '../../../src/llb/index.js';
 import { BridgeFileNotFound, type Bridge, type DirEntry, type ImageConfig, type ResolvedImage, type SolvedRef } from '../../../src/engine/bridge.js';
 
@@ -128,4 +129,19 @@ function imageOf(def: Definition): string | undefined {
     if (src?.startsWith('docker-image://')) return src.slice('docker-image://'.length);
   }
   return undefined;
+}
+
+/** A step overlay: the directory holds `files` (path → content). */
+export function filesDir(files: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'copa-fake-'));
+  for (const [p, body] of Object.entries(files)) {
+    mkdirSync(dirname(join(dir, p)), { recursive: true });
+    writeFileSync(join(dir, p), body);
+  }
+  return dir;
+}
+
+/** What apt-get update leaves in /copa-status when every source was fetched. */
+export function aptUpdateOk(): string {
+  return filesDir({ rc: '0\n', 'update.log': 'Get:1 http://deb.debian.org/debian bookworm InRelease [151 kB]\nReading package lists...\n' });
 }

@@ -24,5 +24,5 @@ export function toolingImageFor(req: { type: string; version: string; hasReport:
   if (req.override) return normalizeImageRef(req.override, 'tooling image');
   const type: OsType | null = canonicalType(req.type);
   if (!type) throw new CopaError('image', `cannot choose a tooling image for ${quote(req.type)}: ${unsupportedOsReason(req.type)}`);
-  return chooseToolingImage({ type, version: req.version, hasReport: req.hasReport }, TOOLING_RULES[osTypeInfo(type).pkgFamily]);
+  return chooseToolingImage({ type, version: req.version, hasReport: req.hasReport }, TOOLING_RULES[osTypeInfo(type).pkgFamily])?.ref ?? null;
 }

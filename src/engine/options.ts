@@ -25,8 +25,8 @@ export interface FrontendOptions {
   /** Requested platforms, normalised and de-duplicated; empty = the image's platforms. */
   platforms: PlatformSpec[];
   ignoreErrors: boolean;
-  /** An explicit tooling image, normalised. */
-  toolingImage?: string;
+  /** An explicit tooling image, parsed. */
+  toolingImage?: ImageRef;
   /** How to read the report: trivy (the default, as in copa) or native (update manifest). */
   scanner: ScannerOption;
   /** Things worth telling the user, e.g. an unknown option that looks like a misspelt one. */
@@ -170,7 +170,7 @@ export function parseFrontendOptions(opts: Record<string, string>): FrontendOpti
   if (ignore !== undefined) out.ignoreErrors = parseBoolean(ignore, 'ignore-errors');
 
   const tooling = get('tooling-image');
-  if (tooling !== undefined && tooling.trim() !== '') out.toolingImage = parseImageRef(tooling.trim(), 'option tooling-image').ref;
+  if (tooling !== undefined && tooling.trim() !== '') out.toolingImage = parseImageRef(tooling.trim(), 'option tooling-image');
 
   const scanner = get('scanner');
   if (scanner !== undefined) {

@@ -6,6 +6,7 @@
 import type { Bridge, Platform, SolvedRef, State } from '../llb/index.js';
 import type { CanonicalOs, OsRelease, OsType, ReleaseRules } from './osrelease.js';
 import type { PkgFamily } from './versions/index.js';
+import type { ImageRef } from './imageref.js';
 
 /** The image's OS as the engine and the families see it. */
 export interface ImageOs extends CanonicalOs {
@@ -60,7 +61,7 @@ export interface InstallContext extends ImageView {
   os: ImageOs;
   ignoreErrors: boolean;
   /** The tooling image to use; resolved on first call (override, source policy, or the family's rule). */
-  toolingImage(): string;
+  toolingImage(): ImageRef;
   log(line: string): void;
 }
 

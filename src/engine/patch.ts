@@ -13,18 +13,19 @@ import type { PatchReport } from './report/index.js';
 import type { AnyPackageManager, ImageOs, ImageView, InstallPlan, PackageResult } from './package-manager.js';
 import { planFromReport, validate, changedPackages } from './plan.js';
 import { comparatorFor } from './versions/index.js';
-import { parseImageRef } from './imageref.js';
+import { pinnedReference, type ImageRef } from './imageref.js';
 import { findOriginal, patchedConfig } from './provenance.js';
 import { assertImagePlatform, assertReportPlatform, noSuchPlatform } from './image-platform.js';
 
 export { LABEL_BASE, LABEL_PATCHED } from './provenance.js';
 
 export interface PatchRequest {
-  image: string;
+  /** The image to patch, parsed where it entered (flag or frontend option). */
+  image: ImageRef;
   platform: Platform;
   report: PatchReport | null;
   ignoreErrors: boolean;
-  toolingImage?: string;
+  toolingImage?: ImageRef;
   /** 'host' runs package downloads on the host network (needs the network.host entitlement). */
   network?: 'sandbox' | 'host';
   /** Shown in the patched-by label. */
@@ -60,14 +61,14 @@ export async function patchImage(bridge: Bridge, req: PatchRequest, log: PatchLo
 }
 
 async function patch(bridge: Bridge, req: PatchRequest, log: PatchLog): Promise<PatchOutcome> {
-  const imageRef = parseImageRef(req.image);
+  const imageRef = req.image;
   assertReportPlatform(req.report, req.platform, 'the report');
   const resolved = await resolve(bridge, imageRef.normalized, req.platform);
   await assertImagePlatform(bridge, imageRef.normalized, req.platform, resolved.config);
   const found = await findOriginal(bridge, { ref: imageRef.normalized, resolved }, req.platform, log);
   const base = found?.ref ?? null;
   const original = found?.resolved ?? resolved;
-  const originalPinned = pin(base ?? imageRef.normalized, original.digest);
+  const originalPinned = pinnedReference(found?.parsed ?? imageRef, original.digest).ref;
   if (base) log(`re-patch: the image is a copa patch of ${originalPinned}; starting again from that original`);
 
   const originalState = State.image(originalPinned, { platform: req.platform, imageConfig: original.config.config ?? {} });
@@ -76,9 +77,9 @@ async function patch(bridge: Bridge, req: PatchRequest, log: PatchLog): Promise<
   const view = (state: State, ref: SolvedRef): ImageView => ({ bridge, platform: req.platform, state, ref, network });
 
   const rules = releaseRules(req.families);
-  const os = await detectOs(bridge, originalRef, req.image, rules);
+  const os = await detectOs(bridge, originalRef, imageRef.ref, rules);
   if (req.report?.os) assertReportMatchesImage(req.report.os, os, 'the report', rules);
-  log(`image: ${req.image} (${os.type} ${os.version}, ${formatPlatform(req.platform)})`);
+  log(`image: ${imageRef.ref} (${os.type} ${os.version}, ${formatPlatform(req.platform)})`);
 
   const manager = managerFor(req.families, os);
   const installed = await manager.readInstalled(view(originalState, originalRef), os);
@@ -87,7 +88,7 @@ async function patch(bridge: Bridge, req: PatchRequest, log: PatchLog): Promise<
 
   const previouslyPatched = new Map<string, string>();
   if (base) {
-    const currentState = State.image(pin(imageRef.normalized, resolved.digest), { platform: req.platform });
+    const currentState = State.image(pinnedReference(imageRef, resolved.digest), { platform: req.platform });
     const currentRef = await solveState(bridge, currentState, req.platform);
     const now = (await manager.readInstalled(view(currentState, currentRef), os)).versions;
     for (const [name, v] of now) if (before.get(name) !== undefined && before.get(name) !== v) previouslyPatched.set(name, v);
@@ -141,7 +142,7 @@ async function patch(bridge: Bridge, req: PatchRequest, log: PatchLog): Promise<
     // base layers of an image whose patch layer it produced as a diff earlier.
     const again = await run({ kind: 'packages', packages: [...previouslyPatched].map(([name, v]) => ({ name, minVersion: v, vulnerabilityIds: [] })) }, []);
     layer = again.installed;
-    if (!layer) throw new CopaError('internal', `re-applying the previous patch of ${req.image} changed nothing`, { hint: 'patch the original image instead' });
+    if (!layer) throw new CopaError('internal', `re-applying the previous patch of ${imageRef.ref} changed nothing`, { hint: 'patch the original image instead' });
   }
   const kind = outcome.installed ? 'patched' : 'up-to-date';
   // The install ran as one step on the original, so this diff is exactly one layer.
@@ -190,7 +191,3 @@ async function resolve(bridge: Bridge, ref: string, platform: Platform) {
   }
 }
 
-function pin(ref: string, digest: string): string {
-  const r = parseImageRef(ref);
-  return `${r.repository}@${digest}`;
-}

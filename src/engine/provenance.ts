@@ -7,7 +7,7 @@
 // layer arithmetic. Anything else is patched as it is, on top.
 import type { Bridge, ImageConfig, ResolvedImage } from './bridge.js';
 import type { Platform } from '../llb/index.js';
-import { parseImageRef } from './imageref.js';
+import { parseImageRef, type ImageRef } from './imageref.js';
 
 /** Label on every patched image: the ORIGINAL image pinned by digest (re-patches start there). */
 export const LABEL_BASE = 'sh.copa.image.base';
@@ -21,6 +21,7 @@ export const PATCH_LAYER_COMMENT = 'sh.copa.patch-layer';
 export interface Original {
   /** The original, as labelled (normalised). */
   ref: string;
+  parsed: ImageRef;
   resolved: ResolvedImage;
 }
 
@@ -59,15 +60,14 @@ export async function findOriginal(
     log(`the image carries ${label} but is not a copa patch of it (${why}): patching it as it is`);
     return null;
   };
-  let ref: string;
-  let pinned: string | undefined;
+  let parsed: ImageRef;
   try {
-    const parsed = parseImageRef(labels[label]!, `label ${label}`);
-    ref = parsed.normalized;
-    pinned = parsed.digest;
+    parsed = parseImageRef(labels[label]!, `label ${label}`);
   } catch {
     return notOurs('the label is not an image reference');
   }
+  const ref = parsed.normalized;
+  const pinned = parsed.digest;
   if (ref === image.ref) return null;
   if (label === LABEL_BASE && !pinned) return notOurs('the label does not pin a digest');
   let resolved: ResolvedImage;
@@ -85,7 +85,7 @@ export async function findOriginal(
   if (label === LABEL_BASE && topLayerHistory(image.resolved.config)?.['comment'] !== PATCH_LAYER_COMMENT) {
     return notOurs('its top layer was not made by copa');
   }
-  return { ref, resolved };
+  return { ref, parsed, resolved };
 }
 
 /**

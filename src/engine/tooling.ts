@@ -5,7 +5,7 @@
 // family asks for it (an image with its own package manager never needs one).
 import type { OsType } from './osrelease.js';
 import { CopaError, quote } from './errors.js';
-import { normalizeImageRef } from './imageref.js';
+import { parseImageRef, type ImageRef } from './imageref.js';
 import { numericParts } from './osrelease.js';
 
 export interface ToolingRequest {
@@ -32,15 +32,16 @@ export function majorMinor(type: string, version: string, fallbackMinor?: string
   throw toolingError(`${type} version ${quote(version)} does not start with <major>.<minor>`);
 }
 
-/** The tooling image: the override (normalised) when given, else the family's rule; null when neither names one. */
-export function chooseToolingImage(req: ToolingRequest, rule: ToolingRule | undefined, override?: string | null): string | null {
-  if (override) return normalizeImageRef(override, 'tooling image');
-  return rule ? rule(req) : null;
+/** The tooling image: the override when given, else the family's rule; null when neither names one. */
+export function chooseToolingImage(req: ToolingRequest, rule: ToolingRule | undefined, override?: ImageRef | null): ImageRef | null {
+  if (override) return override;
+  const named = rule ? rule(req) : null;
+  return named ? parseImageRef(named, `the ${req.type} tooling image rule`) : null;
 }
 
 /** A lazy chooser for a family to call when (and only when) it needs a tooling image. */
-export function toolingImageOnDemand(req: ToolingRequest, rule: ToolingRule | undefined, override?: string | null): () => string {
-  let chosen: string | undefined;
+export function toolingImageOnDemand(req: ToolingRequest, rule: ToolingRule | undefined, override?: ImageRef | null): () => ImageRef {
+  let chosen: ImageRef | undefined;
   return () => {
     if (chosen !== undefined) return chosen;
     const image = chooseToolingImage(req, rule, override);

@@ -29,7 +29,7 @@ async function main() {
     const platforms: Platform[] = o.platforms.length ? o.platforms : [fe.defaultPlatform];
     const outcomes: Array<[Platform, PatchOutcome]> = [];
     for (const platform of platforms) {
-      const outcome = await patchImage(bridge, { image: o.image, platform, report, ignoreErrors: o.ignoreErrors, toolingImage: o.toolingImage, producer: `copa-ts ${VERSION}`, families: FAMILIES }, log);
+      const outcome = await patchImage(bridge, { image: o.imageRef, platform, report, ignoreErrors: o.ignoreErrors, toolingImage: o.toolingImage, producer: `copa-ts ${VERSION}`, families: FAMILIES }, log);
       outcomes.push([platform, outcome]);
       const lines = summaryLines(outcome.packages);
       const upToDate = `${o.image} (${formatPlatform(platform)}) is already up to date: no patch was applied`;

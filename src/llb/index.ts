@@ -29,7 +29,7 @@ export type {
 } from './state.js';
 export { State, ExecState, FileAction } from './state.js';
 
-export { normalizeImageRef, parseNormalizedNamed, formatReference, type ParsedReference } from './reference.js';
+export { normalizeImageRef, parseReference, pinnedReference, parseNormalizedNamed, InvalidReference, DEFAULT_DOMAIN, type ImageRef } from './reference.js';
 export { protoRoot, lookupType, registerProtoSources, PROTO_SOURCES } from './proto/root.js';
 export { marshalDeterministic, unmarshalPlain } from './proto/deterministic.js';
 export { BridgeFileNotFound, type Bridge, type DirEntry, type ImageConfig, type ResolvedImage, type SolvedRef } from './bridge.js';

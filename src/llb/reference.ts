@@ -1,110 +1,154 @@
-// Docker image reference normalisation, following the grammar and rules of
-// github.com/distribution/reference (ParseNormalizedNamed + TagNameOnly), so that
-// "debian:12" becomes "docker.io/library/debian:12" and "alpine" becomes
-// "docker.io/library/alpine:latest", exactly as BuildKit's Go client writes them.
+// Container image references — one grammar for the whole project: [registry[:port]/]
+// repository[:tag][@algorithm:hex], with Docker's defaults (docker.io, library/ for
+// one-component names on Docker Hub, tag "latest" when neither tag nor digest is given),
+// normalised as BuildKit's Go client writes them in docker-image:// identifiers. It lives
+// in the lowest layer because LLB sources need it; the engine words its errors for users.
 
-const ALNUM = '[a-z0-9]+';
-const SEPARATOR = '(?:[._]|__|[-]+)';
-const PATH_COMPONENT = `${ALNUM}(?:${SEPARATOR}${ALNUM})*`;
-const REMOTE_NAME = `${PATH_COMPONENT}(?:/${PATH_COMPONENT})*`;
-const DOMAIN_COMPONENT = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
-const DOMAIN_NAME = `${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*`;
-const IPV6 = '\\[(?:[a-fA-F0-9:]+)\\]';
-const HOST = `(?:${DOMAIN_NAME}|${IPV6})`;
-const DOMAIN_AND_PORT = `${HOST}(?::[0-9]+)?`;
-const TAG = '[\\w][\\w.-]{0,127}';
-const DIGEST = '[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*[:][0-9A-Fa-f]{32,}';
-const NAME = `(?:${DOMAIN_AND_PORT}/)?${REMOTE_NAME}`;
-
-const REFERENCE_RE = new RegExp(`^(${NAME})(?::(${TAG}))?(?:@(${DIGEST}))?$`);
-const ANCHORED_NAME_RE = new RegExp(`^(?:(${DOMAIN_AND_PORT})/)?(${REMOTE_NAME})$`);
-const IDENTIFIER_RE = /^[a-f0-9]{64}$/;
-const NAME_MAX = 255;
-
-const DIGEST_HEX_LEN: Record<string, number> = { sha256: 64, sha384: 96, sha512: 128 };
-
-export interface ParsedReference {
-  /** docker.io, ghcr.io, localhost:5000, ... */
+export interface ImageRef {
+  /** Registry host, with port when given: "docker.io", "localhost:5000", "[::1]:5000". */
   domain: string;
-  /** library/debian, org/repo, ... */
+  /** Repository path inside the registry: "library/nginx". */
   path: string;
+  /** domain/path */
+  name: string;
   tag?: string;
   digest?: string;
+  /** The normalised reference: name[:tag][@digest]. */
+  ref: string;
+  /** Same as ref. */
+  normalized: string;
+  /** Same as name. */
+  repository: string;
 }
 
-function splitDockerDomain(name: string): [string, string] {
-  const slash = name.indexOf('/');
-  let domain: string;
-  let remote: string;
-  if (slash === -1) {
-    return ['docker.io', 'library/' + name];
+export const DEFAULT_DOMAIN = 'docker.io';
+const LEGACY_DEFAULT_DOMAIN = 'index.docker.io';
+const MAX_NAME_LENGTH = 255;
+
+const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+const DOMAIN_NAME = /^(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9])(?:\.(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9]))*$/;
+const IPV6 = /^\[[A-Fa-f0-9:]+\]$/;
+const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+const DIGEST = /^([A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*):([0-9A-Fa-f]{32,})$/;
+const DIGEST_HEX_LENGTH: Record<string, number> = { sha256: 64, sha384: 96, sha512: 128 };
+
+const EXAMPLE = 'expected [registry[:port]/]repository[:tag][@sha256:<64 hex digits>], e.g. docker.io/library/nginx:1.27';
+
+/** Why a string is not an image reference; the engine words it for the user (engine/imageref.ts). */
+export class InvalidReference extends Error {
+  constructor(
+    readonly value: string,
+    readonly reason: string,
+    readonly hint: string = EXAMPLE,
+  ) {
+    super(`invalid image reference ${JSON.stringify(value)}: ${reason}`);
+    this.name = 'InvalidReference';
   }
-  const maybeDomain = name.slice(0, slash);
-  const maybeRemote = name.slice(slash + 1);
-  if (maybeDomain === 'localhost') {
-    [domain, remote] = [maybeDomain, maybeRemote];
-  } else if (maybeDomain === 'index.docker.io') {
-    [domain, remote] = ['docker.io', maybeRemote];
-  } else if (/[.:]/.test(maybeDomain)) {
-    [domain, remote] = [maybeDomain, maybeRemote];
-  } else if (maybeDomain.toLowerCase() !== maybeDomain) {
-    [domain, remote] = [maybeDomain, maybeRemote];
-  } else {
-    [domain, remote] = ['docker.io', name];
-  }
-  if (domain === 'docker.io' && !remote.includes('/')) remote = 'library/' + remote;
-  return [domain, remote];
 }
 
-function validateDigest(d: string): void {
-  const [alg, hex] = d.split(':', 2) as [string, string];
-  const want = DIGEST_HEX_LEN[alg];
-  if (want === undefined) throw new Error(`unsupported digest algorithm in ${d}`);
-  if (hex.length !== want || !/^[a-f0-9]+$/.test(hex)) throw new Error(`invalid checksum digest format: ${d}`);
+function fail(_option: string, value: string, reason: string, hint = EXAMPLE): never {
+  throw new InvalidReference(value, reason, hint);
 }
 
-/** Parses and normalises a familiar or full image reference. Throws on an invalid one. */
-export function parseNormalizedNamed(ref: string): ParsedReference {
-  if (IDENTIFIER_RE.test(ref)) {
-    throw new Error(`invalid repository name (${ref}), cannot specify 64-byte hexadecimal strings`);
-  }
-  const [domain, remainder] = splitDockerDomain(ref);
-  const colon = remainder.indexOf(':');
-  const remote = colon > -1 ? remainder.slice(0, colon) : remainder;
-  if (remote.toLowerCase() !== remote) {
-    throw new Error(`invalid reference format: repository name (${remote}) must be lowercase`);
-  }
-  const full = `${domain}/${remainder}`;
-  const m = REFERENCE_RE.exec(full);
-  if (!m) {
-    if (REFERENCE_RE.test(full.toLowerCase())) throw new Error(`invalid reference format: repository name must be lowercase (${ref})`);
-    throw new Error(`invalid reference format: ${ref}`);
-  }
-  const nm = ANCHORED_NAME_RE.exec(m[1]!);
-  const parsed: ParsedReference = { domain: nm?.[1] ?? '', path: nm?.[2] ?? m[1]! };
-  if (parsed.path.length > NAME_MAX) throw new Error(`repository name must not be more than ${NAME_MAX} characters`);
-  if (m[2]) parsed.tag = m[2];
-  if (m[3]) {
-    validateDigest(m[3]);
-    parsed.digest = m[3];
-  }
-  return parsed;
+/** A value shown inside a reason: JSON string syntax, non-printable characters escaped. */
+function quote(value: string): string {
+  const v = value.length > 120 ? value.slice(0, 120) : value;
+  return JSON.stringify(v).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`) + (value.length > 120 ? `... (${value.length} characters)` : '');
 }
 
-/** String form of a parsed reference: domain/path[:tag][@digest]. */
-export function formatReference(r: ParsedReference): string {
-  let s = r.domain ? `${r.domain}/${r.path}` : r.path;
-  if (r.tag) s += `:${r.tag}`;
-  if (r.digest) s += `@${r.digest}`;
-  return s;
+function checkDomain(domain: string, option: string, value: string): void {
+  const colon = domain.startsWith('[') ? domain.indexOf(':', domain.indexOf(']')) : domain.indexOf(':');
+  const host = colon < 0 ? domain : domain.slice(0, colon);
+  const port = colon < 0 ? null : domain.slice(colon + 1);
+  if (!DOMAIN_NAME.test(host) && !IPV6.test(host)) fail(option, value, `registry host ${quote(host)} is not a host name or [IPv6] address`);
+  if (port !== null && (!/^[0-9]+$/.test(port) || Number(port) < 1 || Number(port) > 65535)) {
+    fail(option, value, `registry port ${quote(port)} is not a number from 1 to 65535`);
+  }
+}
+
+/** Parse and normalise an image reference. Throws InvalidReference. */
+export function parseReference(value: string): ImageRef {
+  const option = 'image';
+  if (typeof value !== 'string' || value === '') fail(option, String(value ?? ''), 'it is empty');
+  if (/^[a-f0-9]{64}$/.test(value)) fail(option, value, 'a 64-hex-digit string is an image ID, not a repository name');
+  if (/[^\x21-\x7e]/.test(value)) fail(option, value, 'it contains whitespace, control or non-ASCII characters');
+
+  let rest = value;
+  let digest: string | undefined;
+  const at = rest.indexOf('@');
+  if (at >= 0) {
+    digest = rest.slice(at + 1);
+    rest = rest.slice(0, at);
+    const m = DIGEST.exec(digest);
+    if (!m) fail(option, value, `digest ${quote(digest)} is not <algorithm>:<hex>`);
+    const want = DIGEST_HEX_LENGTH[m[1]!];
+    if (want !== undefined && (m[2]!.length !== want || /[A-F]/.test(m[2]!))) {
+      fail(option, value, `a ${m[1]} digest has exactly ${want} lowercase hex digits`);
+    }
+  }
+
+  let tag: string | undefined;
+  const colon = rest.lastIndexOf(':');
+  if (colon > rest.lastIndexOf('/')) {
+    tag = rest.slice(colon + 1);
+    rest = rest.slice(0, colon);
+    if (!TAG.test(tag)) fail(option, value, `tag ${quote(tag)} must be 1-128 letters, digits, "_", "." or "-", not starting with "." or "-"`);
+  }
+  if (rest === '') fail(option, value, 'the repository name is empty');
+
+  let domain = DEFAULT_DOMAIN;
+  let path = rest;
+  const slash = rest.indexOf('/');
+  if (slash >= 0) {
+    const first = rest.slice(0, slash);
+    // Docker would take an upper-case first component ("MyOrg/app") for a registry host;
+    // it is almost always a mistyped Docker Hub namespace.
+    if (!/[.:]/.test(first) && first !== 'localhost' && first.toLowerCase() !== first) {
+      fail(option, value, `repository names must be lowercase (${quote(rest)})`, `did you mean ${DEFAULT_DOMAIN}/${rest.toLowerCase()}?`);
+    }
+    if (/[.:]/.test(first) || first === 'localhost') {
+      domain = first;
+      path = rest.slice(slash + 1);
+      checkDomain(domain, option, value);
+    }
+  }
+  if (domain === LEGACY_DEFAULT_DOMAIN) domain = DEFAULT_DOMAIN;
+  if (domain === DEFAULT_DOMAIN && !path.includes('/')) path = `library/${path}`;
+
+  for (const comp of path.split('/')) {
+    if (PATH_COMPONENT.test(comp)) continue;
+    if (PATH_COMPONENT.test(comp.toLowerCase())) {
+      fail(option, value, `repository names must be lowercase (${quote(path)})`, `did you mean ${domain}/${path.toLowerCase()}?`);
+    }
+    fail(
+      option,
+      value,
+      `repository component ${quote(comp)} must be lowercase letters and digits, separated by ".", "_", "__" or "-"`,
+    );
+  }
+
+  const name = `${domain}/${path}`;
+  if (name.length > MAX_NAME_LENGTH) fail(option, value, `the repository name is longer than ${MAX_NAME_LENGTH} characters`);
+  if (tag === undefined && digest === undefined) tag = 'latest';
+  const ref = `${name}${tag !== undefined ? `:${tag}` : ''}${digest !== undefined ? `@${digest}` : ''}`;
+  const out: ImageRef = { domain, path, name, ref, normalized: ref, repository: name };
+  if (tag !== undefined) out.tag = tag;
+  if (digest !== undefined) out.digest = digest;
+  return out;
 }
 
 /**
  * The canonical reference BuildKit's Go client puts in a docker-image:// identifier:
  * normalised name, with ":latest" added when there is neither tag nor digest.
  */
-export function normalizeImageRef(ref: string): string {
-  const r = parseNormalizedNamed(ref);
-  if (!r.tag && !r.digest) r.tag = 'latest';
-  return formatReference(r);
+export function normalizeImageRef(value: string): string {
+  return parseReference(value).ref;
 }
+
+/** The same repository pinned by digest (no tag): what re-patches and LLB sources use. */
+export function pinnedReference(ref: ImageRef, digest: string): ImageRef {
+  return { domain: ref.domain, path: ref.path, name: ref.name, digest, ref: `${ref.name}@${digest}`, normalized: `${ref.name}@${digest}`, repository: ref.name };
+}
+
+/** @deprecated the same grammar under its old name; use parseReference. */
+export const parseNormalizedNamed = parseReference;

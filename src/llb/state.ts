@@ -20,7 +20,7 @@ import { randomBytes } from 'node:crypto';
 import { digestOf, encodeOp, decodeOp, type Definition, type OpMetadataJson } from './definition.js';
 import { clean, isAbs, join } from './paths.js';
 import { defaultPlatform, normalizePlatform, type Platform } from './platform.js';
-import { normalizeImageRef } from './reference.js';
+import { normalizeImageRef, type ImageRef } from './reference.js';
 import { compareBytewise } from './proto/deterministic.js';
 
 // ---------------------------------------------------------------------------------------
@@ -819,9 +819,9 @@ export class State {
     return new State(null, EMPTY_VALUES);
   }
 
-  /** A registry image. `ref` is normalised like Go (docker.io/library/…:latest). */
-  static image(ref: string, opts?: ImageOptions): State {
-    const normalized = normalizeImageRef(ref);
+  /** A registry image: a parsed reference, or a string normalised like Go (docker.io/library/…:latest). */
+  static image(ref: string | ImageRef, opts?: ImageOptions): State {
+    const normalized = typeof ref === 'string' ? normalizeImageRef(ref) : ref.ref;
     const attrs: Record<string, string> = {};
     const caps = new Set(['source.image']);
     const mode = opts?.resolveMode ?? 'default';

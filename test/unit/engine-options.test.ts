@@ -184,7 +184,7 @@ describe('parseFrontendOptions', () => {
         { os: 'linux', architecture: 'arm64' },
       ],
       ignoreErrors: true,
-      toolingImage: 'docker.io/library/debian:12-slim',
+      toolingImage: expect.objectContaining({ ref: 'docker.io/library/debian:12-slim' }),
       scanner: 'native',
     });
   });

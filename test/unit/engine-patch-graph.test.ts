@@ -11,6 +11,7 @@ import { patchImage } from '../../src/engine/patch.js';
 import { parseReport } from '../../src/engine/report/index.js';
 import { FakeBridge, aptUpdateOk } from './support/fake-bridge.js';
 import { FAMILIES } from '../../src/distros/index.js';
+import { parseImageRef } from '../../src/engine/imageref.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/images', import.meta.url));
 const AMD64 = { os: 'linux', architecture: 'amd64' };
@@ -59,7 +60,7 @@ describe('patch pipeline over a fake bridge (pinned LLB)', () => {
       ['tzdata', '2026b-0+deb12u1', '2025a-0+deb12u1'],
       ['not-here', '1.0', '1.1'],
     ]);
-    const out = await patchImage(bridge, { image: 'debian:12', platform: AMD64, report, ignoreErrors: false, families: FAMILIES });
+    const out = await patchImage(bridge, { image: parseImageRef('debian:12'), platform: AMD64, report, ignoreErrors: false, families: FAMILIES });
     expect(out.kind).toBe('patched');
     expect(out.packages.map((p) => [p.name, p.status, p.finalVersion ?? null])).toEqual([
       ['not-here', 'not-installed', null],
@@ -82,7 +83,7 @@ describe('patch pipeline over a fake bridge (pinned LLB)', () => {
       images: { 'docker.io/library/debian:12': { digest: DIGEST, config: CONFIG, dir: join(FIXTURES, 'debian-12') } },
       steps: { 'copa: refresh package lists': aptUpdateOk(), 'copa: apt-get upgrade': statusAfter({ libsystemd0: '252.40-1~deb12u1' }) },
     });
-    const out = await patchImage(bridge, { image: 'debian:12', platform: AMD64, report: null, ignoreErrors: false, families: FAMILIES });
+    const out = await patchImage(bridge, { image: parseImageRef('debian:12'), platform: AMD64, report: null, ignoreErrors: false, families: FAMILIES });
     expect(out.kind).toBe('patched');
     expect(out.packages.map((p) => [p.name, p.installedVersion, p.finalVersion])).toEqual([['libsystemd0', '252.39-1~deb12u2', '252.40-1~deb12u1']]);
     expect(finalDigest(bridge)).toBe(PINNED.aptAll);
@@ -108,7 +109,7 @@ describe('patch pipeline over a fake bridge (pinned LLB)', () => {
       steps: { 'copa: refresh package lists': aptUpdateOk(), 'copa: download': fetched },
     });
     const report = trivy([['libssl3', '3.0.20-1~deb12u2', '3.0.20-1~deb12u3']]);
-    const out = await patchImage(bridge, { image: 'debian:12-distroless', platform: AMD64, report, ignoreErrors: false, families: FAMILIES });
+    const out = await patchImage(bridge, { image: parseImageRef('debian:12-distroless'), platform: AMD64, report, ignoreErrors: false, families: FAMILIES });
     expect(out.kind).toBe('patched');
     expect(out.packages.map((p) => [p.name, p.status, p.finalVersion])).toEqual([['libssl3', 'patched', '3.0.20-1~deb12u3']]);
     expect(bridge.stepNames()).toEqual([

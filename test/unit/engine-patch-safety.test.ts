@@ -9,6 +9,7 @@ import { CopaError } from '../../src/engine/errors.js';
 import { parseReport, type PatchReport } from '../../src/engine/report/index.js';
 import { PATCH_LAYER_COMMENT } from '../../src/engine/provenance.js';
 import { FAMILIES } from '../../src/distros/index.js';
+import { parseImageRef } from '../../src/engine/imageref.js';
 import type { ImageConfig } from '../../src/engine/bridge.js';
 import { FakeBridge, aptUpdateOk, filesDir, type FakeImage } from './support/fake-bridge.js';
 
@@ -41,7 +42,7 @@ function bridgeWith(images: Record<string, FakeImage>, steps: Record<string, str
 }
 
 function req(image: string, report: PatchReport | null, extra: Partial<PatchRequest> = {}): PatchRequest {
-  return { image, platform: AMD64, report, ignoreErrors: false, families: FAMILIES, ...extra };
+  return { image: parseImageRef(image), platform: AMD64, report, ignoreErrors: false, families: FAMILIES, ...extra };
 }
 
 async function fails(p: Promise<unknown>): Promise<CopaError> {

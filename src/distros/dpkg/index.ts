@@ -97,8 +97,9 @@ async function aptInImage(ctx: Ctx, plan: InstallPlan): Promise<InstallResult> {
 async function viaTooling(ctx: Ctx, current: Installed<DpkgImage>, plan: InstallPlan): Promise<InstallResult> {
   const { db } = current.db;
   const before = current.versions;
-  const toolingImage = ctx.toolingImage();
-  const tooling = State.image(toolingImage, { platform: ctx.platform });
+  const toolingRef = ctx.toolingImage();
+  const toolingImage = toolingRef.ref;
+  const tooling = State.image(toolingRef, { platform: ctx.platform });
   const lists = await refreshLists(ctx, tooling, `the tooling image ${toolingImage}`);
   const toolRun = (args: string[], name: string) =>
     tooling.run({ args, user: ROOT, network: ctx.network, mounts: [...aptScratchMounts(lists), { dest: '/out' }], name });

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # shellcheck source=/dev/null disable=SC1090
 # copa-ts end-to-end test bed: BuildKit (buildkitd + buildctl + buildx), a
-# plain-HTTP registry with Debian test images, and a Docker engine (Debian
-# trixie's docker.io in a chroot) -- all private to one cache dir, on 127.0.0.1.
+# plain-HTTP registry with Debian and Alpine test images, a signed local APK
+# repository (test/env/alpine/) and a Docker engine (Debian trixie's docker.io
+# in a chroot) -- all private to one cache dir, on 127.0.0.1.
 #
 #   testbed.sh up [--owner-pid PID]   raise (idempotent); prints addresses. With
 #                                     an owner, the bed stops when its last owner
@@ -29,6 +30,15 @@ DOCKER_ROOT_RECIPE=1
 # Packages of the distroless image (bookworm main suite, no dpkg/apt/shell).
 DISTROLESS_PKGS=(base-files netbase tzdata libc6 libgcc-s1 gcc-12-base liblzma5 libpcre2-8-0 zlib1g libssl3)
 IMAGE_TAGS=(12-pointrelease 12-slim 13-pointrelease 12-nonroot 12-distroless 12-multi)
+# Alpine world (job alpine): images under repository `alpine`, and a local APK
+# repository of newer releases of these origins (every subpackage, pkgrel+1).
+# musl is left at its installed version: the "repository lacks the fix" case.
+ALPINE_RECIPE=1
+ALPINE_TAGS=(3.20-pointrelease 3.19-pointrelease 3.20-multi 3.20-static 3.20-nonroot 3.20)
+APK_BUMP_ORIGINS=openssl,zlib,busybox,ca-certificates
+# What 3.20-static drops to be apk-less and shell-less, as an apko-built image is.
+APK_STATIC_REMOVE=apk-tools,busybox,busybox-binsh,ssl_client,alpine-baselayout,musl-utils,scanelf
+APK_STATIC_WORLD="alpine-baselayout-data alpine-keys ca-certificates-bundle libssl3 zlib"
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
 SELF="$HERE/$(basename "${BASH_SOURCE[0]}")"
@@ -47,6 +57,12 @@ BUILDKIT_ROOT="$CACHE/buildkitd-root"
 REGISTRY_DIR="$CACHE/registry"
 ENV_JSON="$RUN/env.json"
 PORTS_FILE="$CACHE/ports"
+ALPINE_DIR="$HERE/alpine"
+APK_KEY_DIR="$CACHE/apk-key"
+APK_REPO="$CACHE/apk-repo"
+# Official minirootfs tarballs (read-only fixtures), found as test/unit finds them.
+ALPINE_FIXTURES="${COPA_SHARED_FIXTURES:-$(cd "$HERE/../../.." && pwd -P)/shared/fixtures}/alpine"
+[[ -d $ALPINE_FIXTURES ]] || ALPINE_FIXTURES=/work/shared/fixtures/alpine
 # dockerd's exec-root inside the chroot; short because containerd puts sockets there.
 DOCKER_EXEC_ROOT=/run/copa-docker
 HOST_DOCKER="$(command -v docker || echo /usr/local/bin/docker)"
@@ -107,11 +123,16 @@ port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # Reuse last run's ports when free, so refs (and buildkitd's cache keys) stay stable.
 choose_ports() {
-	local REGISTRY_PORT="" BUILDKIT_PORT=""
+	local REGISTRY_PORT="" BUILDKIT_PORT="" APK_PORT=""
 	[[ -f $PORTS_FILE ]] && source "$PORTS_FILE"
 	[[ $REGISTRY_PORT =~ ^[0-9]+$ ]] && port_free "$REGISTRY_PORT" || REGISTRY_PORT="$(free_port)"
 	[[ $BUILDKIT_PORT =~ ^[0-9]+$ && $BUILDKIT_PORT != "$REGISTRY_PORT" ]] && port_free "$BUILDKIT_PORT" || BUILDKIT_PORT="$(free_port)"
-	printf 'REGISTRY_PORT=%s\nBUILDKIT_PORT=%s\n' "$REGISTRY_PORT" "$BUILDKIT_PORT" >"$PORTS_FILE"
+	# The APK repository's URL (with this port) is baked into the Alpine images:
+	# keeping the port keeps them valid; a new port rebuilds them (job alpine).
+	until [[ $APK_PORT =~ ^[0-9]+$ && $APK_PORT != "$REGISTRY_PORT" && $APK_PORT != "$BUILDKIT_PORT" ]] && port_free "$APK_PORT"; do
+		APK_PORT="$(free_port)"
+	done
+	printf 'REGISTRY_PORT=%s\nBUILDKIT_PORT=%s\nAPK_PORT=%s\n' "$REGISTRY_PORT" "$BUILDKIT_PORT" "$APK_PORT" >"$PORTS_FILE"
 }
 
 find_go() {
@@ -246,10 +267,10 @@ tar_layer() {
 	rm -f "$out.info.json"
 }
 
-push() { # tag layer [config-overrides-json [extra push-image.mjs args...]]
+push() { # tag layer [config-overrides-json [extra push-image.mjs args...]]; PUSH_REPO (default debian)
 	local cfg=${3:-}
 	[[ -n $cfg ]] || cfg='{}'
-	node "$HERE/push-image.mjs" --registry "127.0.0.1:$REGISTRY_PORT" --repo debian --tag "$1" \
+	node "$HERE/push-image.mjs" --registry "127.0.0.1:$REGISTRY_PORT" --repo "${PUSH_REPO:-debian}" --tag "$1" \
 		--layer "$2" --config "$cfg" --created-by "$(cat "$2.created-by")" "${@:4}"
 }
 
@@ -398,6 +419,210 @@ build_distroless() {
 	rm -rf "$a" "$r"
 }
 
+# ---------------------------------------------------------------- Alpine world
+#
+# Job alpine: the bed's RSA key (made once), a signed local APK repository made
+# by test/env/alpine/make-repo.mjs from the official minirootfs tarballs, the
+# alpine:* images (their /etc/apk/repositories name only that repository, so the
+# images depend on APK_PORT), a self-check with the roots' own apk, and the pushes.
+# Everything is cached under one stamp of the inputs: a warm `up` only pushes.
+
+# minirootfs per branch/arch: "branch apk-arch tarball"
+ALPINE_ROOTS=("v3.20 x86_64 alpine-minirootfs-3.20.3-x86_64.tar.gz"
+	"v3.20 x86 alpine-minirootfs-3.20.3-x86.tar.gz"
+	"v3.19 x86_64 alpine-minirootfs-3.19.4-x86_64.tar.gz")
+NONROOT_ALPINE_CONFIG='{"User":"nobody","WorkingDir":"/srv","Entrypoint":["/usr/bin/env"],"Cmd":["cat","/etc/alpine-release"],"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin","COPA_TESTBED=1","LANG=C.UTF-8"],"Labels":{"org.example.keep":"yes","org.opencontainers.image.title":"copa-testbed alpine nonroot"},"ExposedPorts":{"8080/tcp":{}},"StopSignal":"SIGQUIT"}'
+ALPINE_CONFIG='{"Cmd":["/bin/sh"]}'
+STATIC_ALPINE_CONFIG='{"User":"0","WorkingDir":"/","Cmd":null}'
+
+ensure_apk_key() {
+	[[ -f $APK_KEY_DIR/key.rsa && -f $APK_KEY_DIR/keyname && -f $APK_KEY_DIR/$(cat "$APK_KEY_DIR/keyname" 2>/dev/null) ]] && return 0
+	log "making the APK repository signing key"
+	rm -rf "$APK_KEY_DIR"
+	node "$ALPINE_DIR/keygen.mjs" "$APK_KEY_DIR"
+}
+
+# One hash of everything the Alpine outputs are made from.
+alpine_stamp() {
+	local r
+	{
+		echo "$ALPINE_RECIPE $APK_BUMP_ORIGINS $APK_STATIC_REMOVE $APK_STATIC_WORLD"
+		cat "$APK_KEY_DIR/keyname"
+		cat "$ALPINE_DIR"/*.mjs
+		for r in "${ALPINE_ROOTS[@]}"; do stat -c '%n %s %Y' "$ALPINE_FIXTURES/${r##* }"; done
+	} | sha256sum | cut -c1-16
+}
+
+build_apk_repo() { # stamp
+	local new="$APK_REPO.new" r b ar t pids=() i
+	log "making the local APK repository (${APK_BUMP_ORIGINS//,/, } bumped)"
+	under_cache "$new"
+	rm -rf "$new"
+	mkdir -p "$new/keys" "$new/summaries"
+	for r in "${ALPINE_ROOTS[@]}"; do
+		read -r b ar t <<<"$r"
+		[[ -f $ALPINE_FIXTURES/$t ]] || die "missing Alpine fixture $ALPINE_FIXTURES/$t (set COPA_SHARED_FIXTURES)"
+		node "$ALPINE_DIR/make-repo.mjs" --rootfs "$ALPINE_FIXTURES/$t" --branch "$b" --out "$new" \
+			--key "$APK_KEY_DIR/key.rsa" --key-name "$(cat "$APK_KEY_DIR/keyname")" \
+			--bump "$APK_BUMP_ORIGINS" --summary "$new/summaries/$b-$ar.json" &
+		pids+=($!)
+	done
+	for i in "${pids[@]}"; do wait "$i" || die "make-repo.mjs failed"; done
+	install -m 0644 "$APK_KEY_DIR/$(cat "$APK_KEY_DIR/keyname")" "$new/keys/"
+	jq -s --arg key "$(cat "$APK_KEY_DIR/keyname")" --arg bump "$APK_BUMP_ORIGINS" '{
+		keyName: $key, bumpedOrigins: ($bump | split(",")),
+		repos: map(. + { path: (.branch + "/main/" + .arch) })
+	}' "$new"/summaries/*.json >"$new/packages.json"
+	rm -rf "$new/summaries"
+	touch "$new/.stamp-$1"
+	# The server resolves each request by path name, so swapping the dir is enough.
+	rm -rf "$APK_REPO.old"
+	[[ -d $APK_REPO ]] && mv "$APK_REPO" "$APK_REPO.old"
+	mv "$new" "$APK_REPO"
+	rm -rf "$APK_REPO.old"
+}
+
+# unpack_alpine DIR TARBALL BRANCH: a minirootfs whose apk trusts the bed's key
+# and knows only the local repository.
+unpack_alpine() {
+	local d=$1 keyname
+	keyname="$(cat "$APK_KEY_DIR/keyname")"
+	under_cache "$d"
+	rm -rf "$d"
+	mkdir -p "$d"
+	tar -C "$d" --numeric-owner -xzf "$2"
+	printf 'http://127.0.0.1:%s/%s/main\n' "$APK_PORT" "$3" >"$d/etc/apk/repositories"
+	install -m 0644 "$APK_KEY_DIR/$keyname" "$d/etc/apk/keys/$keyname"
+}
+
+# apk_in ROOT ARGS...: the root's own apk, chrooted (private mount namespace).
+apk_in() {
+	local r=$1
+	shift
+	under_cache "$r"
+	unshare -m --propagation private -- chroot "$r" /sbin/apk "$@"
+}
+
+# jq filter over packages.json for one branch/arch: bumped names or markers
+apk_bumped() { jq -r --arg b "$1" --arg a "$2" '.repos[] | select(.branch == $b and .arch == $a) | .packages[] | '"$3" "$APK_REPO/packages.json"; }
+
+# The proof that the repository works with the real apk: update (signature
+# verified: no --allow-untrusted anywhere), `version -l '<'` lists every bumped
+# package, upgrade installs them and their marker files, nothing is left to do.
+alpine_check_root() { # root branch arch [command running apk for root; default: apk_in root]
+	local r=$1 b=$2 ar=$3 out n m clog="$LOGS/alpine-check-${2}-${3}${4:+-tooling}.log"
+	shift 3
+	local run=(apk_in "$r")
+	(($#)) && run=("$@")
+	: >"$clog"
+	"${run[@]}" update >>"$clog" 2>&1 || { tail_log "$clog"; die "apk update ($b $ar, $r) failed"; }
+	out="$("${run[@]}" version -l '<' 2>>"$clog")"
+	echo "$out" >>"$clog"
+	# every bumped package the root has installed
+	while read -r n m; do
+		grep -qx "P:$n" "$r/lib/apk/db/installed" || continue
+		grep -q "^$n-[0-9]" <<<"$out" || die "apk version -l '<' ($b $ar) does not list $n: $out"
+	done < <(apk_bumped "$b" "$ar" '"\(.name) \(.marker)"')
+	"${run[@]}" upgrade >>"$clog" 2>&1 || { tail_log "$clog"; die "apk upgrade ($b $ar, $r) failed"; }
+	while read -r n m; do
+		grep -qx "P:$n" "$r/lib/apk/db/installed" || continue
+		[[ -f $r$m ]] || die "apk upgrade ($b $ar) did not install $m"
+	done < <(apk_bumped "$b" "$ar" '"\(.name) \(.marker)"')
+	out="$("${run[@]}" version -l '<' 2>>"$clog" | tail -n +2)"
+	[[ -z $out ]] || die "after apk upgrade ($b $ar) still upgradable: $out"
+}
+
+wait_pids() { # pid...: wait for all, fail if any failed
+	local p rc=0
+	for p in "$@"; do wait "$p" || rc=1; done
+	return $rc
+}
+
+# apk from the tooling root TOOL patching TARGET (bind-mounted at /target).
+apk_tooling() { # tool target args...
+	local tool=$1 target=$2
+	shift 2
+	under_cache "$tool"
+	under_cache "$target"
+	mkdir -p "$tool/target"
+	unshare -m --propagation private -- bash -c 't=$1; mount --bind "$2" "$t/target"; shift 2; exec chroot "$t" /sbin/apk "$@"' \
+		_ "$tool" "$target" --root /target --keys-dir /etc/apk/keys --repositories-file /etc/apk/repositories "$@"
+}
+
+build_alpine_images() {
+	local w="$WORK/alpine" f="$ALPINE_FIXTURES" t0=$SECONDS
+	log "building the Alpine images"
+	rm -rf "$w"
+	unpack_alpine "$w/3.20" "$f/alpine-minirootfs-3.20.3-x86_64.tar.gz" v3.20
+	unpack_alpine "$w/3.20-x86" "$f/alpine-minirootfs-3.20.3-x86.tar.gz" v3.20
+	unpack_alpine "$w/3.19" "$f/alpine-minirootfs-3.19.4-x86_64.tar.gz" v3.19
+	cp -a "$w/3.20" "$w/3.20-pointrelease"
+	# A locally modified config file (libcrypto3 owns it): a patch must keep it.
+	echo '# copa-testbed: local edit, kept across upgrades' >>"$w/3.20-pointrelease/etc/ssl/openssl.cnf"
+	cp -a "$w/3.20" "$w/3.20-static"
+	node "$ALPINE_DIR/make-static.mjs" --root "$w/3.20-static" --remove "$APK_STATIC_REMOVE" --world "$APK_STATIC_WORLD"
+	local src="official minirootfs" repos="/etc/apk/repositories = the bed's APK repository; bed key in /etc/apk/keys"
+	local pids=() t
+	for t in 3.20 3.20-pointrelease 3.20-x86:3.20-multi-386 3.19:3.19-pointrelease 3.20-static; do
+		tar_layer "$w/${t%%:*}" "$IMAGES/alpine-${t#*:}.tar.gz" &
+		pids+=($!)
+	done
+	wait_pids "${pids[@]}" || die "packing the Alpine layers failed"
+	echo "$src 3.20.3 x86_64; $repos" >"$IMAGES/alpine-3.20.tar.gz.created-by"
+	echo "$src 3.20.3 x86_64; $repos; /etc/ssl/openssl.cnf locally edited" >"$IMAGES/alpine-3.20-pointrelease.tar.gz.created-by"
+	echo "$src 3.20.3 x86; $repos" >"$IMAGES/alpine-3.20-multi-386.tar.gz.created-by"
+	echo "$src 3.19.4 x86_64; $repos" >"$IMAGES/alpine-3.19-pointrelease.tar.gz.created-by"
+	echo "$src 3.20.3 x86_64 without ${APK_STATIC_REMOVE//,/ } (files and db entries); $repos" >"$IMAGES/alpine-3.20-static.tar.gz.created-by"
+	# Self-check on the unpacked roots (the layers are already packed).
+	pids=()
+	alpine_check_root "$w/3.20-x86" v3.20 x86 &
+	pids+=($!)
+	alpine_check_root "$w/3.19" v3.19 x86_64 &
+	pids+=($!)
+	alpine_check_root "$w/3.20-static" v3.20 x86_64 apk_tooling "$w/3.20" "$w/3.20-static" &
+	pids+=($!)
+	alpine_check_root "$w/3.20-pointrelease" v3.20 x86_64
+	wait_pids "${pids[@]}" || die "Alpine self-check failed; read $LOGS/alpine-check-*.log"
+	tail -n 1 "$w/3.20-pointrelease/etc/ssl/openssl.cnf" | grep -q 'copa-testbed: local edit' ||
+		die "apk upgrade dropped the local edit of /etc/ssl/openssl.cnf"
+	[[ ! -e $w/3.20-static/bin/sh && ! -e $w/3.20-static/sbin/apk ]] || die "patching 3.20-static brought in a shell or apk"
+	log "Alpine self-check passed (real apk: update, version -l '<', upgrade on 3.20 x86_64/x86, 3.19, tooling --root into static) in $((SECONDS - t0))s"
+	rm -rf "$w"
+}
+
+job_alpine() {
+	ensure_apk_key
+	local stamp
+	stamp="$(alpine_stamp)"
+	[[ -f $APK_REPO/.stamp-$stamp && -f $APK_REPO/packages.json ]] || build_apk_repo "$stamp"
+	local t ok=1
+	for t in 3.20 3.20-pointrelease 3.20-multi-386 3.19-pointrelease 3.20-static; do
+		[[ -f $IMAGES/alpine-$t.tar.gz && -f $IMAGES/alpine-$t.tar.gz.created-by ]] || ok=0
+	done
+	[[ -f $IMAGES/.alpine-$stamp-port-$APK_PORT ]] || ok=0
+	if ((!ok)); then
+		rm -f "$IMAGES"/.alpine-*
+		build_alpine_images
+		touch "$IMAGES/.alpine-$stamp-port-$APK_PORT"
+	fi
+	local pids=()
+	PUSH_REPO=alpine push 3.20 "$IMAGES/alpine-3.20.tar.gz" "$ALPINE_CONFIG" &
+	pids+=($!)
+	PUSH_REPO=alpine push 3.20-pointrelease "$IMAGES/alpine-3.20-pointrelease.tar.gz" "$ALPINE_CONFIG" &
+	pids+=($!)
+	PUSH_REPO=alpine push 3.19-pointrelease "$IMAGES/alpine-3.19-pointrelease.tar.gz" "$ALPINE_CONFIG" &
+	pids+=($!)
+	PUSH_REPO=alpine push 3.20-static "$IMAGES/alpine-3.20-static.tar.gz" "$STATIC_ALPINE_CONFIG" &
+	pids+=($!)
+	wait_pids "${pids[@]}" || die "pushing the Alpine images failed"
+	# Same layer as 3.20-pointrelease, as debian:12-nonroot shares 12-pointrelease's.
+	PUSH_REPO=alpine push 3.20-nonroot "$IMAGES/alpine-3.20-pointrelease.tar.gz" "$NONROOT_ALPINE_CONFIG"
+	local d386
+	d386="$(PUSH_REPO=alpine push 3.20-multi "$IMAGES/alpine-3.20-multi-386.tar.gz" "$ALPINE_CONFIG" --arch 386 --by-digest)"
+	node "$HERE/push-image.mjs" --registry "127.0.0.1:$REGISTRY_PORT" --repo alpine --tag 3.20-multi \
+		--index-of 3.20-pointrelease --index-of "$d386"
+}
+
 docker_root_ok() { [[ -x $DOCKER_ROOT/usr/sbin/dockerd && "$(cat "$DOCKER_ROOT/.copa-testbed-root" 2>/dev/null)" == "$DOCKER_ROOT_RECIPE" ]]; }
 
 ensure_docker_root() {
@@ -418,6 +643,7 @@ registry_up() { curl -fsS -m 2 -o /dev/null "http://127.0.0.1:$REGISTRY_PORT/v2/
 buildkit_up() { timeout 10 "$BIN/buildctl" --addr "unix://$RUN/buildkitd.sock" debug workers; }
 # curl, not the docker CLI: the engine must be checkable without a client.
 docker_up() { curl -fsS -m 5 --unix-socket "$RUN/docker.sock" http://docker/_ping; }
+apkrepo_up() { curl -fsS -m 2 -o /dev/null "http://127.0.0.1:$APK_PORT/healthz"; }
 docker_version() { curl -fsS -m 5 --unix-socket "$RUN/docker.sock" http://docker/version | jq -r .Version; }
 
 start_registry() {
@@ -442,6 +668,17 @@ EOF
 	setsid /usr/bin/docker-registry serve "$RUN/registry.yml" >"$LOGS/registry.log" 2>&1 </dev/null 9>&- &
 	echo $! >"$RUN/registry.pid"
 	wait_for 30 "registry on 127.0.0.1:$REGISTRY_PORT" "$LOGS/registry.log" registry_up
+}
+
+# The local APK repository: a static server over $APK_REPO (job alpine fills it).
+start_apkrepo() {
+	pid_alive "$RUN/apkrepo.pid" && apkrepo_up && return 0
+	stop_pidfile "$RUN/apkrepo.pid" apkrepo
+	mkdir -p "$APK_REPO"
+	setsid node "$ALPINE_DIR/serve-repo.mjs" --root "$APK_REPO" --port "$APK_PORT" \
+		>"$LOGS/apkrepo.log" 2>&1 </dev/null 9>&- &
+	echo $! >"$RUN/apkrepo.pid"
+	wait_for 30 "APK repository on 127.0.0.1:$APK_PORT" "$LOGS/apkrepo.log" apkrepo_up
 }
 
 start_buildkitd() {
@@ -528,15 +765,18 @@ stop_dockerd() {
 }
 
 write_env_json() {
-	local dockerver
+	local dockerver keyname
 	dockerver="$(docker_version 2>/dev/null || echo unknown)"
+	keyname="$(cat "$APK_KEY_DIR/keyname")"
 	jq -n --arg cache "$CACHE" --arg run "$RUN" --arg reg "127.0.0.1:$REGISTRY_PORT" \
 		--arg bku "unix://$RUN/buildkitd.sock" --arg bkt "tcp://127.0.0.1:$BUILDKIT_PORT" \
 		--arg dh "unix://$RUN/docker.sock" --arg dc "$DOCKER_CONFIG_DIR" --arg docker "$HOST_DOCKER" \
 		--arg buildctl "$BIN/buildctl" --arg buildkitd "$BIN/buildkitd" --arg buildx "$BIN/buildx" \
 		--arg bkv "$BUILDKIT_VERSION" --arg bxv "$BUILDX_VERSION" --arg dv "$dockerver" \
 		--arg started "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg logs "$LOGS" \
-		--arg tags "${IMAGE_TAGS[*]}" '{
+		--arg tags "${IMAGE_TAGS[*]}" --arg atags "${ALPINE_TAGS[*]}" \
+		--arg apkurl "http://127.0.0.1:$APK_PORT" --arg keyname "$keyname" --arg pubkey "$APK_KEY_DIR/$keyname" \
+		--arg pkgfile "$APK_REPO/packages.json" --slurpfile pkgs "$APK_REPO/packages.json" '{
 			cacheDir: $cache, runDir: $run, logsDir: $logs,
 			buildkitAddr: $bku, buildkitTcpAddr: $bkt,
 			registry: $reg,
@@ -544,7 +784,13 @@ write_env_json() {
 			buildctl: $buildctl, buildkitd: $buildkitd, buildx: $buildx,
 			buildxBuilder: "copa-testbed",
 			versions: { buildkit: $bkv, buildx: $bxv, dockerServer: $dv },
-			images: ($tags | split(" ") | map({ key: ("debian:" + .), value: ($reg + "/debian:" + .) }) | from_entries),
+			images: (($tags | split(" ") | map({ key: ("debian:" + .), value: ($reg + "/debian:" + .) }) | from_entries)
+				+ ($atags | split(" ") | map({ key: ("alpine:" + .), value: ($reg + "/alpine:" + .) }) | from_entries)),
+			apkRepo: {
+				url: $apkurl, keyName: $keyname, publicKeyPath: $pubkey, packagesFile: $pkgfile,
+				repositories: ($pkgs[0].repos | map({ key: .branch, value: ($apkurl + "/" + .branch + "/main") }) | from_entries),
+				repos: $pkgs[0].repos
+			},
 			startedAt: $started
 		}' >"$ENV_JSON.tmp"
 	mv -f "$ENV_JSON.tmp" "$ENV_JSON"
@@ -619,6 +865,7 @@ cmd_job() {
 	bookworm-i386) job_bookworm_i386 ;;
 	trixie) job_trixie ;;
 	distroless) job_distroless ;;
+	alpine) job_alpine ;;
 	*) die "unknown job $1" ;;
 	esac
 }
@@ -647,7 +894,7 @@ cmd_up() {
 		return 0
 	fi
 	# Half up (a daemon died): restart everything rather than patch it up.
-	[[ -f $RUN/registry.pid || -f $RUN/buildkitd.pid || -f $RUN/dockerd.pid ]] && cmd_down_locked
+	[[ -f $RUN/registry.pid || -f $RUN/buildkitd.pid || -f $RUN/dockerd.pid || -f $RUN/apkrepo.pid ]] && cmd_down_locked
 	trap 'rc=$?; if ((rc)); then log "up failed; stopping what was started"; kill_jobs; cmd_down_locked || true; fi' EXIT
 	ensure_packages
 	find_go
@@ -659,6 +906,7 @@ cmd_up() {
 	# Registered before the slow part, so an owner killed meanwhile still ends the bed.
 	if [[ -n $OWNER_PID ]]; then add_owner "$OWNER_PID"; else : >"$RUN/pinned"; fi
 	start_registry
+	start_apkrepo
 	# Go builds are CPU-bound, debootstraps network-bound: run them side by side.
 	start_job buildkit build_buildkit
 	start_job buildx build_buildx
@@ -666,6 +914,7 @@ cmd_up() {
 	start_job bookworm-i386 job_bookworm_i386
 	start_job trixie job_trixie
 	start_job distroless job_distroless
+	start_job alpine
 	wait_job trixie
 	ensure_docker_root
 	start_dockerd
@@ -677,6 +926,7 @@ cmd_up() {
 	wait_job bookworm-i386
 	push_multi
 	wait_job distroless
+	wait_job alpine
 	rm -rf "${WORK:?}"/*
 	write_env_json
 	trap - EXIT
@@ -691,6 +941,8 @@ copa-ts test bed is up (cache $CACHE)
   registry      127.0.0.1:$REGISTRY_PORT (plain HTTP)
   docker        DOCKER_HOST=unix://$RUN/docker.sock DOCKER_CONFIG=$DOCKER_CONFIG_DIR
   images        $(for t in "${IMAGE_TAGS[@]}"; do printf '127.0.0.1:%s/debian:%s ' "$REGISTRY_PORT" "$t"; done)
+                $(for t in "${ALPINE_TAGS[@]}"; do printf '127.0.0.1:%s/alpine:%s ' "$REGISTRY_PORT" "$t"; done)
+  apk repo      http://127.0.0.1:$APK_PORT/{v3.20,v3.19}/main, key $(cat "$APK_KEY_DIR/keyname" 2>/dev/null); bumped packages in $APK_REPO/packages.json
   env           $ENV_JSON   (shell: eval "\$(bash $SELF env)")
   logs          $LOGS
 EOF
@@ -713,12 +965,13 @@ cmd_down_locked() {
 	fi
 	# Signal all first: each takes ~2 s to shut down, so wait for them together.
 	local f
-	for f in dockerd buildkitd registry; do
+	for f in dockerd buildkitd registry apkrepo; do
 		pid_alive "$RUN/$f.pid" && kill -TERM "$(cat "$RUN/$f.pid")" 2>/dev/null || true
 	done
 	stop_dockerd
 	stop_pidfile "$RUN/buildkitd.pid" buildkitd
 	stop_pidfile "$RUN/registry.pid" registry
+	stop_pidfile "$RUN/apkrepo.pid" apkrepo
 	# Mounts live in private namespaces that die with their process; anything
 	# still mounted under the cache (e.g. by a crashed older run) goes now.
 	local m
@@ -731,12 +984,16 @@ cmd_down_locked() {
 }
 
 cmd_status() {
-	local quiet=0 ok=0 REGISTRY_PORT="" BUILDKIT_PORT=""
+	local quiet=0 ok=0 REGISTRY_PORT="" BUILDKIT_PORT="" APK_PORT=""
 	[[ ${1:-} == --quiet ]] && quiet=1
 	[[ -f $PORTS_FILE ]] && source "$PORTS_FILE"
 	say() { ((quiet)) || printf '%-10s %s\n' "$1" "$2"; }
 	if [[ -n $REGISTRY_PORT ]] && pid_alive "$RUN/registry.pid" && registry_up &>/dev/null; then say registry "up 127.0.0.1:$REGISTRY_PORT"; else
 		say registry down
+		ok=1
+	fi
+	if [[ -n $APK_PORT ]] && pid_alive "$RUN/apkrepo.pid" && apkrepo_up &>/dev/null; then say apkrepo "up http://127.0.0.1:$APK_PORT"; else
+		say apkrepo down
 		ok=1
 	fi
 	if pid_alive "$RUN/buildkitd.pid" && buildkit_up &>/dev/null; then say buildkitd "up unix://$RUN/buildkitd.sock tcp://127.0.0.1:$BUILDKIT_PORT"; else
@@ -759,6 +1016,7 @@ cmd_env() {
 		"export BUILDKIT_HOST=\(.buildkitAddr | @sh)",
 		"export COPA_BUILDKIT_TCP=\(.buildkitTcpAddr | @sh)",
 		"export COPA_REGISTRY=\(.registry | @sh)",
+		"export COPA_APK_REPO=\(.apkRepo.url | @sh)",
 		"export DOCKER_HOST=\(.dockerHost | @sh)",
 		"export DOCKER_CONFIG=\(.dockerConfig | @sh)",
 		"export COPA_BUILDCTL=\(.buildctl | @sh)",

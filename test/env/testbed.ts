@@ -29,11 +29,74 @@ export interface Testbed {
   /** buildx builder (remote driver) pointing at the bed's buildkitd */
   buildxBuilder: string;
   versions: { buildkit: string; buildx: string; dockerServer: string };
-  /** "debian:12-slim" -> "127.0.0.1:PORT/debian:12-slim" */
+  /** "debian:12-slim" -> "127.0.0.1:PORT/debian:12-slim", "alpine:3.20" -> "127.0.0.1:PORT/alpine:3.20" */
   images: Record<string, string>;
+  /** The bed's signed local APK repository (test/env/alpine/), which the alpine:* images use. */
+  apkRepo: ApkRepo;
   ownerPid: number | null;
   startedAt: string;
 }
+
+/** One package the repository has a newer release of (pkgrel+1, same files plus the marker). */
+export interface ApkBumpedPackage {
+  name: string;
+  origin: string;
+  /** version installed in the image */
+  from: string;
+  /** version in the repository */
+  to: string;
+  /** absolute path of the file only the new release installs: /usr/share/copa-testbed/<name>-<to> */
+  marker: string;
+}
+/** One branch/arch of the repository (packages.json `repos[]`). */
+export interface ApkRepoBranch {
+  /** "v3.20", "v3.19" */
+  branch: string;
+  /** apk arch: "x86_64" or "x86" */
+  arch: string;
+  /** the minirootfs it was made from */
+  rootfs: string;
+  /** "v3.20/main/x86_64": URL path of its APKINDEX.tar.gz and .apk files */
+  path: string;
+  packages: ApkBumpedPackage[];
+  /** installed packages present in the repository at their installed version only (no fix available), e.g. musl */
+  unchanged: { name: string; version: string }[];
+}
+export interface ApkRepo {
+  /** http://127.0.0.1:PORT */
+  url: string;
+  /** file name of the public key in the images' /etc/apk/keys, e.g. copa-testbed-1a2b3c4d.rsa.pub */
+  keyName: string;
+  /** the public key (PEM) on the host */
+  publicKeyPath: string;
+  /** packages.json on the host: { keyName, bumpedOrigins, repos: ApkRepoBranch[] } */
+  packagesFile: string;
+  /** "v3.20" -> "http://127.0.0.1:PORT/v3.20/main" (what the images' /etc/apk/repositories say) */
+  repositories: Record<string, string>;
+  repos: ApkRepoBranch[];
+}
+
+/** Bumped packages of one branch/arch of the bed's APK repository. */
+export function apkRepoBranch(branch: string, arch = 'x86_64'): ApkRepoBranch {
+  const b = testbed().apkRepo.repos.find((r) => r.branch === branch && r.arch === arch);
+  if (!b) throw new Error(`the bed's APK repository has no ${branch} ${arch}`);
+  return b;
+}
+
+export const TESTBED_ALPINE_IMAGES = [
+  /** 3.20.3 x86_64 minirootfs; /etc/ssl/openssl.cnf (libcrypto3) carries a local edit */
+  'alpine:3.20-pointrelease',
+  /** 3.19.4 x86_64 minirootfs */
+  'alpine:3.19-pointrelease',
+  /** OCI index: linux/amd64 (= 3.20-pointrelease's manifest) and linux/386 (3.20.3 x86) */
+  'alpine:3.20-multi',
+  /** apk-less: no apk, busybox or shell; /lib/apk/db/installed lists only what is there */
+  'alpine:3.20-static',
+  /** 3.20-pointrelease's layer, USER nobody, WorkingDir, Entrypoint, Cmd, Env, Labels */
+  'alpine:3.20-nonroot',
+  /** 3.20.3 x86_64 with apk: the tooling image for apk-less images */
+  'alpine:3.20',
+] as const;
 
 export const TESTBED_IMAGES = [
   'debian:12-pointrelease',
@@ -43,6 +106,7 @@ export const TESTBED_IMAGES = [
   'debian:12-distroless',
   /** OCI index: linux/amd64 (= 12-pointrelease's manifest) and linux/386 (i386 bookworm minbase) */
   'debian:12-multi',
+  ...TESTBED_ALPINE_IMAGES,
 ] as const;
 
 export function testbedCacheDir(): string {
@@ -498,6 +562,24 @@ export async function dpkgVersions(ref: string, platform?: Platform): Promise<Ma
   for (const rec of texts.flatMap(parseControl)) {
     if (rec.Status && !/ installed$/.test(rec.Status)) continue;
     out.set(rec.Package!, rec.Version!);
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------ apk
+
+/**
+ * Installed packages -> version, from the image's /lib/apk/db/installed
+ * (P:/V: of each blank-line separated record).
+ */
+export async function apkVersions(ref: string, platform?: Platform): Promise<Map<string, string>> {
+  const db = lookup(await imageFilesystem(ref, platform), 'lib/apk/db/installed')?.entry.content;
+  if (!db) throw new Error(`${ref}: no /lib/apk/db/installed`);
+  const out = new Map<string, string>();
+  for (const block of db.toString('utf8').split(/\n\n+/)) {
+    const name = /^P:(.*)$/m.exec(block)?.[1];
+    const version = /^V:(.*)$/m.exec(block)?.[1];
+    if (name && version) out.set(name, version);
   }
   return out;
 }

@@ -78,6 +78,11 @@ export interface BuildRequest {
   frontendInputs?: Record<string, Obj>;
   entitlements?: string[];
   onStatus: (s: StatusResponse) => void;
+  /**
+   * Aborting cancels Control.Solve (RST_STREAM CANCEL), which makes BuildKit cancel the build
+   * and every export of it (nothing is pushed), and ends the Status stream.
+   */
+  signal?: AbortSignal;
 }
 
 export interface RunningBuild {
@@ -101,11 +106,12 @@ export async function startBuild(conn: Connection, req: BuildRequest): Promise<R
     ...(req.frontend ? { Frontend: req.frontend, FrontendInputs: req.frontendInputs ?? {} } : {}),
     ...(req.sourcePolicy ? { SourcePolicy: req.sourcePolicy } : {}),
   };
-  const done = conn.channel.unary(control.Solve, solveReq).then((r) => (r.ExporterResponse ?? {}) as Record<string, string>);
+  const call = req.signal ? { signal: req.signal } : {};
+  const done = conn.channel.unary(control.Solve, solveReq, call).then((r) => (r.ExporterResponse ?? {}) as Record<string, string>);
   done.catch(() => undefined);
   const statusDone = (async () => {
     try {
-      for await (const msg of conn.channel.serverStream(control.Status, { Ref: ref })) req.onStatus(toProgress(msg));
+      for await (const msg of conn.channel.serverStream(control.Status, { Ref: ref }, call)) req.onStatus(toProgress(msg));
     } catch {
       // The stream ends with the build; its errors surface through Solve.
     }

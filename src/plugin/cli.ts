@@ -3,7 +3,8 @@
 //
 // Exit codes (applied by main.ts):
 //   0  success, including "nothing to update" (the image is already up to date), --help, --version
-//   1  any error: bad usage (UsageError), unreachable BuildKit, failed patch, timeout, Ctrl-C
+//   1  any error: bad usage (UsageError), unreachable BuildKit, failed patch, --timeout
+//   130 Ctrl-C (SIGINT) or the docker CLI ending the plugin; 143 SIGTERM (the build is cancelled)
 import { CopaError, quote } from '../engine/errors.js';
 import { PROGRESS_MODES, type ProgressMode } from './progress/types.js';
 import { resolvePatchedName, type PatchedName } from './tags.js';
@@ -186,7 +187,7 @@ function flagLeft(f: FlagSpec): string {
 
 function flagTable(flags: readonly FlagSpec[], width: number): string {
   const lefts = flags.map(flagLeft);
-  const pad = Math.max(...lefts.map((l) => l.length)) + 3;
+  const pad = lefts.reduce((m, l) => Math.max(m, l.length), -Infinity) + 3;
   const descWidth = Math.max(30, width - pad);
   return flags
     .map((f, i) => {
@@ -437,7 +438,7 @@ export function parsePatchArgs(args: readonly string[]): PatchCommand {
 
   const nonEmpty = (name: string): string | undefined => {
     const v = str(p, name);
-    if (v === '') throw new UsageError(`flag --${name} needs a non-empty value`, C);
+    if (v !== undefined && v.trim() === '') throw new UsageError(`flag --${name} needs a non-empty value`, C);
     return v;
   };
   const report = nonEmpty('report');

@@ -1,10 +1,10 @@
 // `docker copa patch`: connect to BuildKit, run the shared patch engine client side (or
 // the frontend image inside BuildKit), export the result, then print a summary and VEX.
 import { patchImage, type PatchOutcome } from '../engine/patch.js';
+import { FAMILIES } from '../distros/index.js';
 import { exportResult } from '../engine/result.js';
 import { CopaError } from '../engine/errors.js';
 import { FileAction, State, definitionToProtoObject, formatPlatform, parsePlatform, type Platform } from '../llb/index.js';
-import { readFileSync } from 'node:fs';
 import { BuildKitSession } from '../llb/grpc/session.js';
 import type { PatchCommand } from './cli.js';
 import type { DockerGlobals } from './argv.js';
@@ -12,9 +12,11 @@ import { resolveAddress } from './address.js';
 import { dockerConfigDir, resolveDockerEndpoint } from './docker-config.js';
 import { connect, startBuild, type Connection } from './buildkit.js';
 import { createProgress, printPlan, printSummary, type ProgressDisplay } from './progress/index.js';
-import { loadReports, type PlatformReport } from './reports.js';
+import { loadReports, readReportFile, type PlatformReport } from './reports.js';
 import { loadSourcePolicy } from './source-policy.js';
-import { writeOpenVex } from './vex.js';
+import { checkVexDestination, writeOpenVex } from './vex.js';
+import { parseImageRef } from '../engine/imageref.js';
+import { isInterrupted, throwIfInterrupted, withAbort } from './interrupt.js';
 import { planOutputs, type OutputPlan, type OutputRequest, type OutputResult } from './outputs/exporters.js';
 import { authService } from './session/auth.js';
 import { fileSendService } from './session/filesend.js';
@@ -22,7 +24,7 @@ import { fileSendService } from './session/filesend.js';
 export interface PatchEnv {
   globals: DockerGlobals;
   prog: string;
-  /** Aborted on Ctrl-C / docker CLI termination. */
+  /** Aborted on Ctrl-C, SIGTERM, docker CLI termination or --timeout, with an Interrupted reason. */
   signal: AbortSignal;
 }
 
@@ -43,14 +45,30 @@ export async function runPatch(cmd: PatchCommand, env: PatchEnv): Promise<number
 
   // Everything that can fail on bad input fails before we touch BuildKit.
   const reports = cmd.report ? loadReports(cmd.report, cmd.scanner) : null;
+  for (const r of reports ?? []) for (const w of r.report.warnings ?? []) process.stderr.write(`warning: ${w}\n`);
+  for (const w of artifactWarnings(cmd.image, reports ?? [])) process.stderr.write(`warning: ${w}\n`);
+  // Local outputs are checked before anything is built or pushed (the OCI layout directory and
+  // the Docker engine are checked by planOutputs, also before the build starts).
+  const vexPath = cmd.output && reports ? cmd.output : undefined;
+  if (vexPath) await checkVexDestination(vexPath);
   const sourcePolicy = loadSourcePolicy();
   const configDir = dockerConfigDir(env.globals);
-  const dialers = await resolveAddress(cmd.addr, { globals: env.globals, dockerConfigDir: configDir, debug }, cmd.tls);
+  const dialers = await withAbort(resolveAddress(cmd.addr, { globals: env.globals, dockerConfigDir: configDir, debug }, cmd.tls), env.signal);
 
-  const conn = await connect(dialers, debug);
+  const connecting = connect(dialers, debug);
+  // Interrupted while connecting: close the connection once it is there.
+  connecting.then(
+    (c) => {
+      if (env.signal.aborted) void c.close();
+    },
+    () => undefined,
+  );
+  const conn = await withAbort(connecting, env.signal);
   let progress: ProgressDisplay | undefined;
   let outputs: OutputPlan | undefined;
   let session: BuildKitSession | undefined;
+  /** Set once BuildKit has exported the image: what is already out (a push cannot be undone). */
+  let exported: string | undefined;
   try {
     const jobs = targets(cmd, reports, conn.platforms[0] ?? { os: 'linux', architecture: 'amd64' });
     printPlan(
@@ -64,9 +82,13 @@ export async function runPatch(cmd: PatchCommand, env: PatchEnv): Promise<number
       { title: 'copa patch plan' },
     );
 
-    outputs = await planOutputs(outputRequests(cmd, conn, env.globals, configDir), {
-      image: { compression: cmd.compression, forceCompression: cmd.forceCompression },
-    });
+    outputs = await withAbort(
+      planOutputs(outputRequests(cmd, conn, env.globals, configDir), {
+        image: { compression: cmd.compression, forceCompression: cmd.forceCompression },
+      }),
+      env.signal,
+    );
+    throwIfInterrupted(env.signal);
     session = BuildKitSession.open(conn.channel, {
       name: 'docker-copa',
       services: [authService({ warn: (m: string) => process.stderr.write(`warning: ${m}\n`) }), fileSendService(outputs.targets)],
@@ -75,7 +97,10 @@ export async function runPatch(cmd: PatchCommand, env: PatchEnv): Promise<number
     const p = progress;
 
     const outcomes: Array<[Platform, PatchOutcome]> = [];
-    const common = { sessionId: session.id, exporterFields: outputs.solveFields(), entitlements: cmd.network === 'host' ? ['network.host'] : [], ...(sourcePolicy ? { sourcePolicy } : {}), onStatus: (s: Parameters<ProgressDisplay['update']>[0]) => p.update(s) };
+    // Aborting env.signal cancels Control.Solve: BuildKit cancels the build and exports nothing.
+    const common = { sessionId: session.id, exporterFields: outputs.solveFields(), entitlements: cmd.network === 'host' ? ['network.host'] : [], ...(sourcePolicy ? { sourcePolicy } : {}), onStatus: (s: Parameters<ProgressDisplay['update']>[0]) => p.update(s), signal: env.signal };
+    // Whatever runs client side stops waiting at once on an interrupt (the outputs are cancelled below).
+    const abortable = <T>(x: Promise<T>) => withAbort(x, env.signal);
     let build;
     if (cmd.frontendImage) {
       // The same engine, run by BuildKit as our gateway frontend image.
@@ -86,30 +111,30 @@ export async function runPatch(cmd: PatchCommand, env: PatchEnv): Promise<number
       if (reports) {
         if (reports.length > 1) throw new CopaError('input', '--frontend-image takes one report file, not a directory');
         // The report travels as a frontend input, so no file sync with the client is needed.
-        const def = State.scratch().file(FileAction.mkfile('/report.json', 0o644, readFileSync(reports[0]!.file))).marshal();
+        const def = State.scratch().file(FileAction.mkfile('/report.json', 0o644, readReportFile(reports[0]!.file))).marshal();
         inputs.report = definitionToProtoObject(def);
         attrs['context:report'] = 'input:report';
         attrs.report = 'report.json';
       }
-      build = await startBuild(conn, { ...common, frontend: 'gateway.v0', frontendAttrs: attrs, frontendInputs: inputs as never });
+      build = await abortable(startBuild(conn, { ...common, frontend: 'gateway.v0', frontendAttrs: attrs, frontendInputs: inputs as never }));
     } else {
-      build = await startBuild(conn, common);
+      build = await abortable(startBuild(conn, common));
       const bridge = build.bridge!;
       try {
         bridge.requireCaps(['mergeop', 'diffop']);
         for (const job of jobs) {
-          const outcome = await patchImage(
+          const outcome = await abortable(patchImage(
             bridge,
-            { image: cmd.image, platform: job.platform, report: job.report?.report ?? null, ignoreErrors: cmd.ignoreErrors, toolingImage: cmd.toolingImage, network: cmd.network === 'host' ? 'host' : 'sandbox', producer: 'docker-copa' },
+            { image: parseImageRef(cmd.image, '--image'), platform: job.platform, report: job.report?.report ?? null, ignoreErrors: cmd.ignoreErrors, toolingImage: cmd.toolingImage ? parseImageRef(cmd.toolingImage, '--tooling-image') : undefined, network: cmd.network === 'host' ? 'host' : 'sandbox', producer: 'docker-copa', families: FAMILIES },
             (l) => p.log(l),
-          );
+          ));
           outcomes.push([job.platform, outcome]);
         }
         if (outcomes.every(([, o]) => o.kind === 'up-to-date')) {
           // Nothing to do anywhere: end the build without exporting anything.
-          await bridge.returnError('copa: image is already up to date', 1).catch(() => undefined);
-          await build.done.catch(() => undefined);
-          await build.statusDone;
+          await abortable(bridge.returnError('copa: image is already up to date', 1).catch(() => undefined));
+          await abortable(build.done.catch(() => undefined));
+          await abortable(build.statusDone);
           outputs.cancel(new Error('nothing to export'));
           p.done();
           progress = undefined;
@@ -117,16 +142,19 @@ export async function runPatch(cmd: PatchCommand, env: PatchEnv): Promise<number
           process.stderr.write(`${cmd.image} is already up to date: no patch was applied.\n`);
           return 0;
         }
-        await bridge.returnResult(exportResult(outcomes));
+        throwIfInterrupted(env.signal);
+        await abortable(bridge.returnResult(exportResult(outcomes)));
       } catch (e) {
-        await bridge.returnError(e instanceof CopaError ? e.describe() : (e as Error).message).catch(() => undefined);
-        await build.done.catch(() => undefined);
+        if (isInterrupted(e)) throw e; // the Solve is cancelled already: nothing to return
+        await abortable(bridge.returnError(e instanceof CopaError ? e.describe() : (e as Error).message).catch(() => undefined));
+        await abortable(build.done.catch(() => undefined));
         throw e;
       }
     }
-    const response = await withAbort(build.done, env.signal);
-    await build.statusDone;
-    const results = await outputs.wait();
+    const response = await abortable(build.done);
+    if (cmd.push) exported = `${cmd.target.ref} was pushed`;
+    await abortable(build.statusDone);
+    const results = await abortable(outputs.wait());
     p.done();
     progress = undefined;
 
@@ -136,13 +164,28 @@ export async function runPatch(cmd: PatchCommand, env: PatchEnv): Promise<number
       printSummary(o.packages);
     }
     for (const r of results) process.stderr.write(`${describeResult(r)}\n`);
-    if (cmd.output && reports && digest && outcomes.length) {
+    const published = results.map(describeResult).join(', ');
+    if (vexPath && digest && outcomes.length) {
+      // The image is out; an interrupt or a failure now must say so.
+      throwIfInterrupted(env.signal);
       const [plat, o] = outcomes[0]!;
-      const doc = await writeOpenVex(cmd.output, { imageName: cmd.target.ref, digest, os: o.os, arch: plat.architecture, packages: outcomes.flatMap(([, x]) => x.packages) });
-      process.stderr.write(doc ? `wrote OpenVEX document ${cmd.output}\n` : 'no fixed vulnerabilities to record; no VEX document written\n');
+      let doc;
+      try {
+        doc = await writeOpenVex(vexPath, { imageName: cmd.target.ref, digest, os: o.os, arch: plat.architecture, packages: outcomes.flatMap(([, x]) => x.packages) });
+      } catch (e) {
+        const err = e instanceof CopaError ? e : new CopaError('system', (e as Error).message, { cause: e });
+        throw new CopaError(err.category, `${published}, but writing the VEX document failed: ${err.message}`, { cause: e, ...(err.hint ? { hint: err.hint } : {}) });
+      }
+      process.stderr.write(doc ? `wrote OpenVEX document ${vexPath}\n` : 'no fixed vulnerabilities to record; no VEX document written\n');
     }
     return 0;
   } catch (e) {
+    if (isInterrupted(e)) {
+      // Abort every client-side output: a docker load in flight is dropped, no OCI layout is written.
+      outputs?.cancel(e);
+      if (exported) throw e.withDetail(`${exported} before the interrupt arrived; nothing else was loaded or written${vexPath ? `, and the VEX document ${vexPath} was not written` : ''}`);
+      throw e;
+    }
     // An output's own failure ("docker load failed: …") says more than the daemon's wrapping.
     const own = outputs?.failure();
     outputs?.cancel(e as Error);
@@ -152,6 +195,35 @@ export async function runPatch(cmd: PatchCommand, env: PatchEnv): Promise<number
     await session?.close().catch(() => undefined);
     await conn.close();
   }
+}
+
+/**
+ * Warnings for reports made for another image: the report's artifact name (Trivy's
+ * ArtifactName) names a different repository than --image. Only repositories are compared
+ * (tags and digests differ legitimately: a report of :1.27 for :1.27-patched, a digest-pinned
+ * scan); a report without an artifact name, or one that is not an image reference (a tarball
+ * path, a directory scan), is not compared.
+ */
+export function artifactWarnings(image: string, reports: readonly PlatformReport[]): string[] {
+  const out: string[] = [];
+  let want: string;
+  try {
+    want = parseImageRef(image, '--image').name;
+  } catch {
+    return out;
+  }
+  for (const r of reports) {
+    const name = r.report.artifactName;
+    if (!name) continue;
+    let got: string;
+    try {
+      got = parseImageRef(name, 'ArtifactName').name;
+    } catch {
+      continue;
+    }
+    if (got !== want) out.push(`${r.file} is a report for ${got}, but the image being patched is ${want}; the fixes it lists may not apply`);
+  }
+  return out;
 }
 
 /** What the user asked for, as exporter requests; loading goes to the Docker engine of the current context. */
@@ -181,15 +253,6 @@ function describeResult(r: OutputResult): string {
     case 'oci-dir':
       return `wrote OCI image layout ${r.layout.path}`;
   }
-}
-
-function withAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(new CopaError('input', 'interrupted'));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(new CopaError('input', 'interrupted: the patch was cancelled and nothing was written'));
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
 }
 
 export type { Connection };

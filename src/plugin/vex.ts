@@ -8,6 +8,7 @@ import { basename, dirname, join } from 'node:path';
 import { CopaError } from '../engine/errors.js';
 import { parseImageRef } from '../engine/imageref.js';
 import { VERSION } from './metadata.js';
+import { checkWritableFile, fsErrorCategory } from './outputs/writable.js';
 
 export const OPENVEX_CONTEXT = 'https://openvex.dev/ns/v0.2.0';
 export const DEFAULT_VEX_AUTHOR = 'Project Copacetic';
@@ -136,7 +137,7 @@ export async function writeFileAtomic(path: string, data: string): Promise<void>
   try {
     fh = await open(tmp, 'wx', 0o644);
   } catch (e) {
-    throw new CopaError('input', `cannot write the VEX document next to ${path}: ${(e as Error).message}`, {
+    throw new CopaError(fsErrorCategory(e), `cannot write the VEX document next to ${path}: ${(e as Error).message}`, {
       hint: 'check that the directory of --output exists and is writable',
     });
   }
@@ -150,8 +151,13 @@ export async function writeFileAtomic(path: string, data: string): Promise<void>
   } catch (e) {
     await fh?.close().catch(() => {});
     await unlink(tmp).catch(() => {});
-    throw new CopaError('input', `cannot write the VEX document ${path}: ${(e as Error).message}`);
+    throw new CopaError(fsErrorCategory(e), `cannot write the VEX document ${path}: ${(e as Error).message}`);
   }
+}
+
+/** Before the build: the VEX file can be written (its directory exists and is writable, it is not a directory). */
+export function checkVexDestination(path: string): Promise<void> {
+  return checkWritableFile(path, 'the VEX document', 'check that the directory of --output exists and is writable');
 }
 
 /** Builds and writes the document; returns it, or null when there was nothing to state. */

@@ -35,7 +35,7 @@ describe('CopaError', () => {
   });
 
   it('lists every category', () => {
-    expect(COPA_ERROR_CATEGORIES).toEqual(['report', 'input', 'image', 'buildkit', 'auth', 'validation', 'internal']);
+    expect(COPA_ERROR_CATEGORIES).toEqual(['report', 'input', 'image', 'buildkit', 'auth', 'validation', 'internal', 'interrupted', 'system']);
   });
 });
 

@@ -16,6 +16,7 @@
 // listed version is kept, and the engine reports the package as already fixed.
 
 import { CopaError, quote } from '../errors.js';
+import { escapeControls, hasControlChars } from '../text.js';
 import { canonicalType, osTypeInfo, unsupportedOsReason } from '../osrelease.js';
 import { assertSafePackageName, assertSafeVersion } from '../pkgname.js';
 import { comparatorFor, type PkgFamily, type VersionComparator } from '../versions/index.js';
@@ -123,6 +124,35 @@ function resolveFixed(f: RawFinding, family: PkgFamily, cmp: VersionComparator, 
   return items.reduce((a, b) => (cmp.compare(b, a) > 0 ? b : a));
 }
 
+/** Where each free-text field sits in each format (for warnings). */
+const FREE_TEXT_PATHS: Record<RawReport['format'], { osVersion: string; artifactName: string }> = {
+  trivy: { osVersion: 'Metadata.OS.Name', artifactName: 'ArtifactName' },
+  v1alpha1: { osVersion: 'metadata.os.version', artifactName: 'metadata.artifactName' },
+  v1alpha2: { osVersion: 'metadata.os.version', artifactName: 'metadata.artifactName' },
+};
+
+/** Longest free-text value kept as is (an image reference is at most 255 characters). */
+export const MAX_FREE_TEXT = 512;
+
+/**
+ * A free-text field of a report (OS release name, artifact name): nothing a grammar can check,
+ * but it is printed, logged and written into messages. Control and format characters (ESC,
+ * CR, C1, bidi overrides) are escaped and overlong values shortened, each with a warning that
+ * names the file and field; the value is then inert wherever it is shown.
+ */
+function freeText(value: string, path: string, source: string, warnings: string[]): string {
+  let v = value;
+  if (v.length > MAX_FREE_TEXT) {
+    warnings.push(`${source}: ${path} is ${v.length} characters long; only the first ${MAX_FREE_TEXT} are used`);
+    v = v.slice(0, MAX_FREE_TEXT);
+  }
+  if (hasControlChars(v)) {
+    v = escapeControls(v);
+    warnings.push(`${source}: ${path} contains control characters; they are shown escaped: ${v.length > 120 ? v.slice(0, 120) + '…' : v}`);
+  }
+  return v;
+}
+
 export function parseReport(bytes: Uint8Array | string, opts: ParseReportOptions): PatchReport {
   const { source } = opts;
   const text = decodeReport(bytes, source);
@@ -170,7 +200,8 @@ export function parseReport(bytes: Uint8Array | string, opts: ParseReportOptions
     ignored: { ...raw.ignored },
     format: raw.format,
   };
-  if (raw.os) report.os = { family: canonicalType(raw.os.family)!, version: raw.os.version };
+  const warnings: string[] = [];
+  if (raw.os) report.os = { family: canonicalType(raw.os.family)!, version: freeText(raw.os.version, FREE_TEXT_PATHS[raw.format].osVersion, source, warnings) };
   for (const key of ['arch', 'variant'] as const) {
     const v = raw[key];
     if (!v) continue;
@@ -179,6 +210,7 @@ export function parseReport(bytes: Uint8Array | string, opts: ParseReportOptions
     }
     report[key] = v;
   }
-  if (raw.artifactName) report.artifactName = raw.artifactName;
+  if (raw.artifactName) report.artifactName = freeText(raw.artifactName, FREE_TEXT_PATHS[raw.format].artifactName, source, warnings);
+  if (warnings.length) report.warnings = warnings;
   return report;
 }

@@ -26,8 +26,17 @@ export interface PatchReport {
     /** OS package findings without a fixed version, left alone. */
     unfixed: number;
   };
+  /**
+   * What the report says was scanned (Trivy's ArtifactName, e.g. "docker.io/library/nginx:1.27"),
+   * made terminal-safe; absent when the report does not say.
+   */
   artifactName?: string;
   format: ReportFormat;
+  /**
+   * Things about the report a user should know that do not stop the patch (a free-text field
+   * had control characters escaped, …); each names the file and the JSON path. Absent when none.
+   */
+  warnings?: string[];
 }
 
 /** JSON paths of one finding's fields, for error messages. */

@@ -22,6 +22,7 @@ import { pipeline } from 'node:stream/promises';
 import { CopaError, quote } from '../../engine/errors.js';
 import { TarFormatError, TarParser, safeEntryPath, type TarEntrySink, type TarHeader } from './tar.js';
 import { deferred, type ExportTarget } from './target.js';
+import { checkWritableDir, fsErrorCategory } from './writable.js';
 
 export const OCI_LAYOUT_FILE = 'oci-layout';
 export const OCI_INDEX_FILE = 'index.json';
@@ -87,6 +88,13 @@ async function statOrNull(p: string): Promise<Stats | null> {
  * non-empty directory that is not an OCI layout.
  */
 export async function checkOciDirDestination(dest: string): Promise<OciDestinationMode> {
+  const mode = await destinationMode(dest);
+  // The layout is unpacked into a temporary directory next to dest, then renamed into place.
+  await checkWritableDir(dirname(resolve(dest)), 'the OCI layout into', { mayCreate: true, hint: 'choose a directory you can write to with --oci-dir' });
+  return mode;
+}
+
+async function destinationMode(dest: string): Promise<OciDestinationMode> {
   const abs = resolve(dest);
   let st: Stats | null;
   try {
@@ -231,7 +239,7 @@ async function walkFiles(dir: string, rel = ''): Promise<string[]> {
   const out: string[] = [];
   for (const e of await fsp.readdir(dir, { withFileTypes: true })) {
     const r = rel ? `${rel}/${e.name}` : e.name;
-    if (e.isDirectory()) out.push(...(await walkFiles(join(dir, e.name), r)));
+    if (e.isDirectory()) for (const f of await walkFiles(join(dir, e.name), r)) out.push(f);
     else if (e.isFile()) out.push(r);
   }
   return out;
@@ -354,7 +362,7 @@ export class OciDirWriter extends Writable {
   private wrap(e: unknown): Error {
     if (e instanceof CopaError) return e;
     if (e instanceof TarFormatError) return new CopaError('buildkit', `the OCI layout archive from BuildKit is invalid: ${e.message}`, { cause: e });
-    return new CopaError('input', `writing the OCI layout to ${quote(this.dest)} failed: ${(e as Error)?.message ?? String(e)}`, { cause: e });
+    return new CopaError(fsErrorCategory(e), `writing the OCI layout to ${quote(this.dest)} failed: ${(e as Error)?.message ?? String(e)}`, { cause: e });
   }
 
   private async finish(): Promise<void> {

@@ -1,4 +1,5 @@
 // Small text helpers shared by the progress renderers.
+import { sanitizeTerminal } from '../../engine/text.js';
 
 /** Byte counts the way BuildKit prints them: 1000-based, two decimals ("3.15MB", "512B"). */
 export function formatBytes(n: number): string {
@@ -31,10 +32,13 @@ export function stripAnsi(s: string): string {
   return s.replace(ANSI_RE, '');
 }
 
-/** Printable text of untrusted output: control characters other than tab become spaces. */
+/**
+ * Printable one-line text of untrusted output (vertex names, log lines, statuses, errors):
+ * ESC sequences are removed; every other control (CR, LF, C1, bidi/format characters) becomes
+ * a space, a tab two spaces. See engine/text.ts.
+ */
 export function sanitize(s: string): string {
-  // eslint-disable-next-line no-control-regex
-  return stripAnsi(s).replace(/[\x00-\x08\x0b-\x1f\x7f]/g, ' ').replace(/\t/g, '  ');
+  return sanitizeTerminal(s);
 }
 
 /** Visible width (no ANSI); wide (CJK/emoji) code points count 2. */

@@ -76,8 +76,8 @@ export class PlainDisplay implements ProgressDisplay {
 
     for (const w of v.pendingWarnings) {
       this.out.write(`#${v.index} WARN: ${w.short}\n`);
-      for (const d of w.detail) for (const l of d.split('\n')) if (l.trim()) this.out.write(`#${v.index}   ${l}\n`);
-      if (w.url) this.out.write(`#${v.index}   More info: ${w.url}\n`);
+      for (const d of w.detail) if (d.trim()) this.out.write(`#${v.index}   ${d}\n`);
+      if (w.url) this.out.write(`#${v.index}   More info: ${sanitize(w.url)}\n`);
     }
     v.pendingWarnings = [];
 
@@ -143,7 +143,8 @@ export class PlainDisplay implements ProgressDisplay {
 
   log(line: string): void {
     this.leaveCurrent();
-    this.out.write(`${line}\n`);
+    // Our own one-line messages, but they quote image and report values: nothing in them may steer the terminal.
+    this.out.write(`${sanitize(line)}\n`);
   }
 
   done(): void {

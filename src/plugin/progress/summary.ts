@@ -23,6 +23,20 @@ export interface PrintOptions {
   unicode?: boolean;
 }
 
+/**
+ * The largest f(x), at least `floor`, at most `cap`. A loop, not Math.max(...list): spreading
+ * a list into arguments overflows the stack for a few hundred thousand entries.
+ */
+export function maxOf<T>(list: readonly T[], f: (x: T) => number, floor = -Infinity, cap = Infinity): number {
+  let m = floor;
+  for (const x of list) {
+    const v = f(x);
+    if (v > m) m = v;
+    if (m >= cap) return cap;
+  }
+  return m;
+}
+
 function target(opts: PrintOptions) {
   const stream = opts.stream ?? process.stderr;
   const width = opts.width ?? (stream.columns && stream.columns > 20 ? stream.columns : 100);
@@ -36,10 +50,10 @@ export function formatPlan(lines: readonly PlanLine[], opts: Omit<PrintOptions, 
   const width = opts.width ?? 100;
   const u = opts.unicode ?? false;
   const [tl, tr, bl, br, h, v] = u ? ['╭', '╮', '╰', '╯', '─', '│'] : ['+', '+', '+', '+', '-', '|'];
-  const labelWidth = Math.max(0, ...lines.map((l) => (typeof l === 'string' ? 0 : visibleWidth(l.label))));
+  const labelWidth = maxOf(lines, (l) => (typeof l === 'string' ? 0 : visibleWidth(l.label)), 0);
   const texts = lines.map((l) => (typeof l === 'string' ? sanitize(l) : `${padEnd(sanitize(l.label), labelWidth)}  ${sanitize(l.value)}`));
   const title = ` ${opts.title ?? 'Patch plan'} `;
-  const inner = Math.min(Math.max(visibleWidth(title) + 2, ...texts.map((t) => visibleWidth(t) + 2)), Math.max(20, width - 2));
+  const inner = Math.min(maxOf(texts, (t) => visibleWidth(t) + 2, visibleWidth(title) + 2), Math.max(20, width - 2));
   const bold = (s: string) => (opts.color ? ansi.bold(s) : s);
   let out = `${tl}${h}${bold(title)}${h.repeat(Math.max(0, inner - visibleWidth(title) - 1))}${tr}\n`;
   for (const t of texts) out += `${v} ${padEnd(truncate(t, inner - 2), inner - 2)} ${v}\n`;
@@ -93,7 +107,8 @@ export function formatSummary(packages: readonly SummaryPackage[], opts: Omit<Pr
     sanitize(p.status === 'patched' ? (p.finalVersion ?? '?') : p.status === 'not-patched' ? (p.requiredVersion ? `(needs ${p.requiredVersion})` : '-') : '-'),
   ]);
   const head = ['PACKAGE', 'STATUS', 'INSTALLED', 'NOW'];
-  const widths = head.map((h, i) => Math.min(40, Math.max(visibleWidth(h), ...cells.map((c) => visibleWidth(c[i]!)))));
+  // Columns are at most 40 wide: stop measuring a column once it reaches that.
+  const widths = head.map((h, i) => maxOf(cells, (c) => visibleWidth(c[i]!.slice(0, 41)), visibleWidth(h), 40));
   const used = widths.reduce((a, b) => a + b + 2, 0);
   const vulnWidth = Math.max(16, width - used - 1);
   const paint = (status: SummaryPackage['status'], s: string) => {

@@ -152,7 +152,7 @@ export class Trace {
       const v = this.get(w.vertex);
       v.pendingWarnings.push({
         short: sanitize(Buffer.from(w.short ?? new Uint8Array()).toString('utf8')),
-        detail: (w.detail ?? []).map((d) => sanitize(Buffer.from(d).toString('utf8'))),
+        detail: (w.detail ?? []).flatMap((d) => Buffer.from(d).toString('utf8').split('\n').map(sanitize)),
         url: w.url ?? '',
       });
       v.warningCount++;
@@ -212,7 +212,7 @@ export function errorLogBlock(trace: Trace): string {
   for (const v of trace.failed()) {
     trace.flushPartial(v);
     out += '------\n';
-    out += ` > ${v.name}:\n`;
+    out += ` > ${sanitize(v.name)}:\n`;
     for (const l of v.tail) out += `${l}\n`;
     out += '------\n';
   }

@@ -196,7 +196,9 @@ export class TtyDisplay implements ProgressDisplay {
   }
 
   /** Prints a line above the live view. */
-  log(line: string): void {
+  log(raw: string): void {
+    // Our own one-line messages, but they quote image and report values: nothing in them may steer the terminal.
+    const line = sanitize(raw);
     if (this.finished) {
       this.out.write(`${line}\n`);
       return;

@@ -7,16 +7,18 @@ import { CopaError, quote } from '../engine/errors.js';
 import { normalizeImageRef } from '../engine/imageref.js';
 import type { PkgFamily } from '../engine/versions/index.js';
 import { dpkg } from './dpkg/index.js';
+import { apk } from './apk/index.js';
 import { dpkgTooling } from './dpkg/tooling.js';
 import { rpmTooling } from './rpm/tooling.js';
+import { apkTooling } from './apk/tooling.js';
 
-export const FAMILIES: readonly AnyPackageManager[] = [dpkg];
+export const FAMILIES: readonly AnyPackageManager[] = [dpkg, apk];
 
 /** Tooling rules per package family, including those of families whose installer is still to come. */
 const TOOLING_RULES: Record<PkgFamily, ToolingRule> = {
   deb: dpkgTooling,
   rpm: rpmTooling,
-  apk: () => null,
+  apk: apkTooling,
 };
 
 /** The tooling image for an OS (os-release ID or scanner family name) and version; the override wins. */

@@ -59,12 +59,17 @@ export async function assertImagePlatform(bridge: Bridge, image: string, platfor
   if (got && !samePlatform(got, platform)) throw await noSuchPlatform(bridge, image, platform);
 }
 
+/** The platform a report says it was scanned from (normalised: x86_64 → amd64, aarch64 → arm64); null when it does not say. */
+export function reportPlatform(report: { arch?: string; variant?: string }): Platform | null {
+  if (!report.arch) return null;
+  return normalizePlatform({ os: 'linux', architecture: report.arch, ...(report.variant ? { variant: report.variant } : {}) });
+}
+
 /** Fail when the report says it was scanned from another platform than the one being patched. */
 export function assertReportPlatform(report: { arch?: string; variant?: string } | null, platform: Platform, source: string): void {
-  if (!report?.arch) return;
-  const said = normalizePlatform({ os: 'linux', architecture: report.arch, ...(report.variant ? { variant: report.variant } : {}) });
-  if (samePlatform(said, platform)) return;
-  throw new CopaError('report', `${source} was scanned from a ${formatPlatform(said)} image (architecture ${quote(report.arch)}), but the platform being patched is ${formatPlatform(platform)}`, {
+  const said = report ? reportPlatform(report) : null;
+  if (!said || samePlatform(said, platform)) return;
+  throw new CopaError('report', `${source} was scanned from a ${formatPlatform(said)} image (architecture ${quote(report!.arch!)}), but the platform being patched is ${formatPlatform(platform)}`, {
     hint: 'scan the platform you patch (trivy image --platform …), pass --platform to match the report, or give a directory with one report per platform',
   });
 }

@@ -14,6 +14,7 @@ export { formatPlatform };
 export type PlatformSpec = Platform;
 
 export type ScannerOption = 'trivy' | 'native';
+export type NetworkOption = 'sandbox' | 'host';
 
 export interface FrontendOptions {
   /** The image to patch, normalised (docker.io/library/nginx:latest). */
@@ -29,11 +30,13 @@ export interface FrontendOptions {
   toolingImage?: ImageRef;
   /** How to read the report: trivy (the default, as in copa) or native (update manifest). */
   scanner: ScannerOption;
+  /** Network of the steps that download packages: BuildKit's sandbox (default) or the host's. */
+  network: NetworkOption;
   /** Things worth telling the user, e.g. an unknown option that looks like a misspelt one. */
   warnings: string[];
 }
 
-export const FRONTEND_OPTION_KEYS = ['image', 'report', 'platform', 'ignore-errors', 'tooling-image', 'scanner'] as const;
+export const FRONTEND_OPTION_KEYS = ['image', 'report', 'platform', 'ignore-errors', 'tooling-image', 'scanner', 'network'] as const;
 type OptionKey = (typeof FRONTEND_OPTION_KEYS)[number];
 
 const BUILD_ARG = 'build-arg:';
@@ -154,6 +157,7 @@ export function parseFrontendOptions(opts: Record<string, string>): FrontendOpti
     platforms: [],
     ignoreErrors: false,
     scanner: 'trivy',
+    network: 'sandbox',
     warnings: [],
   };
 
@@ -181,6 +185,15 @@ export function parseFrontendOptions(opts: Record<string, string>): FrontendOpti
     out.scanner = s;
   }
 
+  const network = get('network');
+  if (network !== undefined) {
+    const n = network.trim().toLowerCase();
+    if (n !== 'sandbox' && n !== 'host' && n !== 'default') {
+      throw inputError('network', network, 'accepted values are sandbox (the default) and host (needs the network.host entitlement)');
+    }
+    out.network = n === 'host' ? 'host' : 'sandbox';
+  }
+
   for (const key of Object.keys(opts)) {
     const bare = key.startsWith(BUILD_ARG) ? key.slice(BUILD_ARG.length) : key;
     if ((FRONTEND_OPTION_KEYS as readonly string[]).includes(bare)) continue;
@@ -188,4 +201,17 @@ export function parseFrontendOptions(opts: Record<string, string>): FrontendOpti
     if (guess) out.warnings.push(`option ${quote(key)} is not a copa option and is ignored; did you mean ${guess}?`);
   }
   return out;
+}
+
+/**
+ * The frontend options that carry `o` to our frontend image (docker copa --frontend-image):
+ * the inverse of parseFrontendOptions, so every engine option travels one typed path.
+ */
+export function frontendAttrs(o: Omit<FrontendOptions, 'image' | 'warnings'>): Record<string, string> {
+  const attrs: Record<string, string> = { image: o.imageRef.ref, 'ignore-errors': String(o.ignoreErrors), scanner: o.scanner };
+  if (o.report !== undefined) attrs.report = o.report;
+  if (o.platforms.length) attrs.platform = o.platforms.map(formatPlatform).join(',');
+  if (o.toolingImage) attrs['tooling-image'] = o.toolingImage.ref;
+  if (o.network !== 'sandbox') attrs.network = o.network;
+  return attrs;
 }

@@ -5,7 +5,8 @@
 // to BuildKit's exporter with the patched image config.
 import { connectFrontend } from './transport.js';
 import { parseFrontendOptions } from '../engine/options.js';
-import { patchImage, type PatchOutcome } from '../engine/patch.js';
+import { patchPlatforms } from '../engine/patch-platforms.js';
+import { artifactWarnings } from '../engine/report-target.js';
 import { summaryLines } from '../engine/summary.js';
 import { loadReport } from './report-context.js';
 import { exportResult } from '../engine/result.js';
@@ -23,14 +24,18 @@ async function main() {
   const fe = await connectFrontend();
   const { bridge } = fe;
   try {
-    bridge.requireCaps(['mergeop', 'diffop']);
     const o = parseFrontendOptions(fe.opts);
     const report = o.report ? await loadReport({ bridge, opts: fe.opts, sessionId: fe.sessionId, inputs: () => bridge.inputs() }, o.report, o.scanner) : null;
+    const notes = [...o.warnings, ...(report?.warnings ?? []), ...(report && o.report ? artifactWarnings(o.imageRef, [{ file: o.report, report }]) : [])];
+    for (const n of notes) log(`warning: ${n}`);
     const platforms: Platform[] = o.platforms.length ? o.platforms : [fe.defaultPlatform];
-    const outcomes: Array<[Platform, PatchOutcome]> = [];
-    for (const platform of platforms) {
-      const outcome = await patchImage(bridge, { image: o.imageRef, platform, report, ignoreErrors: o.ignoreErrors, toolingImage: o.toolingImage, producer: `copa-ts ${VERSION}`, families: FAMILIES }, log);
-      outcomes.push([platform, outcome]);
+    const outcomes = await patchPlatforms(
+      bridge,
+      platforms.map((platform) => ({ platform, report })),
+      { image: o.imageRef, ignoreErrors: o.ignoreErrors, toolingImage: o.toolingImage, network: o.network, producer: `copa-ts ${VERSION}`, families: FAMILIES },
+      log,
+    );
+    for (const [platform, outcome] of outcomes) {
       const lines = summaryLines(outcome.packages);
       const upToDate = `${o.image} (${formatPlatform(platform)}) is already up to date: no patch was applied`;
       if (outcome.kind === 'up-to-date') lines.unshift(upToDate);
@@ -45,6 +50,7 @@ async function main() {
       }
       if (outcome.kind === 'up-to-date') await bridge.warn(`copa: ${upToDate}`, lines);
     }
+    for (const n of notes) await bridge.warn(`copa: ${n}`);
     await bridge.returnResult(exportResult(outcomes, o.platforms.length > 1));
   } catch (e) {
     const msg = describeError(e);

@@ -62,6 +62,8 @@ export interface Bridge {
   readDir(ref: SolvedRef, path: string, includePattern?: string): Promise<DirEntry[]>;
   /** Resolve an image reference to its digest and config for one platform. */
   resolveImageConfig(ref: string, platform: Platform): Promise<ResolvedImage>;
+  /** Throw a BuildKitError naming what is missing unless every LLB capability is supported. */
+  requireCaps(caps: readonly string[]): void;
   /** A warning shown in the user's build progress (best effort). */
   warn(short: string, detail?: string[]): Promise<void>;
 }

@@ -9,6 +9,8 @@ import { CopaError, quote } from '../engine/errors.js';
 import { PROGRESS_MODES, type ProgressMode } from './progress/types.js';
 import { resolvePatchedName, type PatchedName } from './tags.js';
 import { PLUGIN_NAME, SHORT_DESCRIPTION, VERSION, versionLine } from './metadata.js';
+import { parsePlatform } from '../engine/options.js';
+import { formatPlatform, type Platform } from '../llb/index.js';
 
 /** A command-line mistake. main.ts prints message + "Run '… --help'" and exits 1. */
 export class UsageError extends CopaError {
@@ -77,7 +79,7 @@ export interface PatchCommand {
   push: boolean;
   ociDir?: string;
   /** --platform, split, validated, de-duplicated; empty = all (or the host's for single-platform). */
-  platforms: string[];
+  platforms: Platform[];
   loader: Loader;
   progress: ProgressMode;
   /** --debug (main.ts ORs in docker's -D). */
@@ -418,15 +420,22 @@ export function parsePatchArgs(args: readonly string[]): PatchCommand {
   if (timeoutMs === null) throw new UsageError(`invalid value ${quote(timeout)} for --timeout: use a duration such as 90s, 5m or 1h30m`, C);
   if (timeoutMs <= 0) throw new UsageError(`invalid value ${quote(timeout)} for --timeout: it must be longer than zero`, C);
 
-  const platforms: string[] = [];
+  const platforms: Platform[] = [];
   for (const raw of (p.platform as string[] | undefined) ?? []) {
     for (const one of String(raw).split(',')) {
       const v = one.trim();
       if (v === '') continue;
-      if (!VALID_PLATFORMS.includes(v)) {
+      // One platform grammar (engine/options.ts), normalised: linux/arm is linux/arm/v7, linux/arm64/v8 is linux/arm64.
+      let plat: Platform;
+      try {
+        plat = parsePlatform(v, '--platform');
+      } catch {
+        plat = { os: '', architecture: v };
+      }
+      if (!VALID_PLATFORMS.includes(formatPlatform(plat))) {
         throw new UsageError(`invalid value ${quote(v)} for --platform: accepted values are ${VALID_PLATFORMS.join(', ')}`, C);
       }
-      if (!platforms.includes(v)) platforms.push(v);
+      if (!platforms.some((q) => formatPlatform(q) === formatPlatform(plat))) platforms.push(plat);
     }
   }
 

@@ -1,10 +1,13 @@
 // `docker copa patch`: connect to BuildKit, run the shared patch engine client side (or
 // the frontend image inside BuildKit), export the result, then print a summary and VEX.
-import { patchImage, type PatchOutcome } from '../engine/patch.js';
+import type { PatchOutcome } from '../engine/patch.js';
+import { patchPlatforms } from '../engine/patch-platforms.js';
+import { frontendAttrs } from '../engine/options.js';
+import { artifactWarnings } from '../engine/report-target.js';
 import { FAMILIES } from '../distros/index.js';
 import { exportResult } from '../engine/result.js';
 import { CopaError } from '../engine/errors.js';
-import { FileAction, State, definitionToProtoObject, formatPlatform, parsePlatform, type Platform } from '../llb/index.js';
+import { FileAction, State, definitionToProtoObject, formatPlatform, type Platform } from '../llb/index.js';
 import { BuildKitSession } from '../llb/grpc/session.js';
 import type { PatchCommand } from './cli.js';
 import type { DockerGlobals } from './argv.js';
@@ -12,7 +15,7 @@ import { resolveAddress } from './address.js';
 import { dockerConfigDir, resolveDockerEndpoint } from './docker-config.js';
 import { connect, startBuild, type Connection } from './buildkit.js';
 import { createProgress, printPlan, printSummary, type ProgressDisplay } from './progress/index.js';
-import { loadReports, readReportFile, type PlatformReport } from './reports.js';
+import { loadReports, type PlatformReport } from './reports.js';
 import { loadSourcePolicy } from './source-policy.js';
 import { checkVexDestination, writeOpenVex } from './vex.js';
 import { parseImageRef } from '../engine/imageref.js';
@@ -31,8 +34,8 @@ export interface PatchEnv {
 /** Which platforms to patch, each with its report (null = update everything). */
 function targets(cmd: PatchCommand, reports: PlatformReport[] | null, fallback: Platform): Array<{ platform: Platform; report: PlatformReport | null }> {
   if (reports && reports.length > 1) return reports.map((r) => ({ platform: r.platform!, report: r }));
-  if (reports) return [{ platform: cmd.platforms[0] ? parsePlatform(cmd.platforms[0]) : reports[0]!.platform ?? fallback, report: reports[0]! }];
-  const list = cmd.platforms.length ? cmd.platforms.map(parsePlatform) : [fallback];
+  if (reports) return [{ platform: cmd.platforms[0] ?? reports[0]!.platform ?? fallback, report: reports[0]! }];
+  const list = cmd.platforms.length ? cmd.platforms : [fallback];
   return list.map((platform) => ({ platform, report: null }));
 }
 
@@ -44,9 +47,11 @@ export async function runPatch(cmd: PatchCommand, env: PatchEnv): Promise<number
   if (cmd.output && !cmd.report) process.stderr.write('warning: --output (VEX) needs a report; no VEX document will be written\n');
 
   // Everything that can fail on bad input fails before we touch BuildKit.
+  const image = parseImageRef(cmd.image, '--image');
+  const toolingImage = cmd.toolingImage ? parseImageRef(cmd.toolingImage, '--tooling-image') : undefined;
   const reports = cmd.report ? loadReports(cmd.report, cmd.scanner) : null;
   for (const r of reports ?? []) for (const w of r.report.warnings ?? []) process.stderr.write(`warning: ${w}\n`);
-  for (const w of artifactWarnings(cmd.image, reports ?? [])) process.stderr.write(`warning: ${w}\n`);
+  for (const w of artifactWarnings(image, reports ?? [])) process.stderr.write(`warning: ${w}\n`);
   // Local outputs are checked before anything is built or pushed (the OCI layout directory and
   // the Docker engine are checked by planOutputs, also before the build starts).
   const vexPath = cmd.output && reports ? cmd.output : undefined;
@@ -103,15 +108,23 @@ export async function runPatch(cmd: PatchCommand, env: PatchEnv): Promise<number
     const abortable = <T>(x: Promise<T>) => withAbort(x, env.signal);
     let build;
     if (cmd.frontendImage) {
-      // The same engine, run by BuildKit as our gateway frontend image.
-      const attrs: Record<string, string> = { source: cmd.frontendImage, image: cmd.image, 'ignore-errors': String(cmd.ignoreErrors), scanner: cmd.scanner };
-      if (cmd.toolingImage) attrs['tooling-image'] = cmd.toolingImage;
-      if (jobs.length > 1 || cmd.platforms.length) attrs.platform = jobs.map((j) => formatPlatform(j.platform)).join(',');
+      // The same engine, run by BuildKit as our gateway frontend image, with the same options.
+      const attrs: Record<string, string> = {
+        source: cmd.frontendImage,
+        ...frontendAttrs({
+          imageRef: image,
+          platforms: jobs.length > 1 || cmd.platforms.length ? jobs.map((j) => j.platform) : [],
+          ignoreErrors: cmd.ignoreErrors,
+          ...(toolingImage ? { toolingImage } : {}),
+          scanner: cmd.scanner,
+          network: cmd.network === 'host' ? 'host' : 'sandbox',
+        }),
+      };
       const inputs: Record<string, unknown> = {};
       if (reports) {
         if (reports.length > 1) throw new CopaError('input', '--frontend-image takes one report file, not a directory');
         // The report travels as a frontend input, so no file sync with the client is needed.
-        const def = State.scratch().file(FileAction.mkfile('/report.json', 0o644, readReportFile(reports[0]!.file))).marshal();
+        const def = State.scratch().file(FileAction.mkfile('/report.json', 0o644, reports[0]!.bytes)).marshal();
         inputs.report = definitionToProtoObject(def);
         attrs['context:report'] = 'input:report';
         attrs.report = 'report.json';
@@ -121,15 +134,16 @@ export async function runPatch(cmd: PatchCommand, env: PatchEnv): Promise<number
       build = await abortable(startBuild(conn, common));
       const bridge = build.bridge!;
       try {
-        bridge.requireCaps(['mergeop', 'diffop']);
-        for (const job of jobs) {
-          const outcome = await abortable(patchImage(
-            bridge,
-            { image: parseImageRef(cmd.image, '--image'), platform: job.platform, report: job.report?.report ?? null, ignoreErrors: cmd.ignoreErrors, toolingImage: cmd.toolingImage ? parseImageRef(cmd.toolingImage, '--tooling-image') : undefined, network: cmd.network === 'host' ? 'host' : 'sandbox', producer: 'docker-copa', families: FAMILIES },
-            (l) => p.log(l),
-          ));
-          outcomes.push([job.platform, outcome]);
-        }
+        outcomes.push(
+          ...(await abortable(
+            patchPlatforms(
+              bridge,
+              jobs.map((j) => ({ platform: j.platform, report: j.report?.report ?? null })),
+              { image, ignoreErrors: cmd.ignoreErrors, toolingImage, network: cmd.network === 'host' ? 'host' : 'sandbox', producer: 'docker-copa', families: FAMILIES },
+              (l) => p.log(l),
+            ),
+          )),
+        );
         if (outcomes.every(([, o]) => o.kind === 'up-to-date')) {
           // Nothing to do anywhere: end the build without exporting anything.
           await abortable(bridge.returnError('copa: image is already up to date', 1).catch(() => undefined));
@@ -195,35 +209,6 @@ export async function runPatch(cmd: PatchCommand, env: PatchEnv): Promise<number
     await session?.close().catch(() => undefined);
     await conn.close();
   }
-}
-
-/**
- * Warnings for reports made for another image: the report's artifact name (Trivy's
- * ArtifactName) names a different repository than --image. Only repositories are compared
- * (tags and digests differ legitimately: a report of :1.27 for :1.27-patched, a digest-pinned
- * scan); a report without an artifact name, or one that is not an image reference (a tarball
- * path, a directory scan), is not compared.
- */
-export function artifactWarnings(image: string, reports: readonly PlatformReport[]): string[] {
-  const out: string[] = [];
-  let want: string;
-  try {
-    want = parseImageRef(image, '--image').name;
-  } catch {
-    return out;
-  }
-  for (const r of reports) {
-    const name = r.report.artifactName;
-    if (!name) continue;
-    let got: string;
-    try {
-      got = parseImageRef(name, 'ArtifactName').name;
-    } catch {
-      continue;
-    }
-    if (got !== want) out.push(`${r.file} is a report for ${got}, but the image being patched is ${want}; the fixes it lists may not apply`);
-  }
-  return out;
 }
 
 /** What the user asked for, as exporter requests; loading goes to the Docker engine of the current context. */

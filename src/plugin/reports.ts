@@ -10,6 +10,7 @@ import { closeSync, constants, fstatSync, openSync, readdirSync, readSync, type 
 import { join } from 'node:path';
 import { CopaError, quote } from '../engine/errors.js';
 import { parseReport, MAX_REPORT_BYTES, type PatchReport } from '../engine/report/index.js';
+import { reportPlatform } from '../engine/image-platform.js';
 import type { Platform } from '../llb/index.js';
 
 export interface PlatformReport {
@@ -17,6 +18,8 @@ export interface PlatformReport {
   platform?: Platform;
   report: PatchReport;
   file: string;
+  /** The bytes that were parsed (what --frontend-image ships; the file is read once). */
+  bytes: Buffer;
 }
 
 const HINT = 'pass a Trivy JSON report file (trivy image --format json -o report.json IMAGE) or a directory of them';
@@ -113,29 +116,24 @@ export function readReportFile(path: string, what = 'report'): Buffer {
   }
 }
 
-function readOne(file: string, scanner: 'trivy' | 'native'): PatchReport {
-  return parseReport(readReportFile(file), { source: file, scanner });
-}
-
 function platformOf(r: PatchReport): Platform | undefined {
-  if (!r.arch) return undefined;
-  const arch = r.arch === 'aarch64' ? 'arm64' : r.arch === 'x86_64' ? 'amd64' : r.arch;
-  const variant = arch === 'arm64' && r.variant === 'v8' ? undefined : r.variant || undefined;
-  return { os: 'linux', architecture: arch, ...(variant ? { variant } : {}) };
+  return reportPlatform(r) ?? undefined;
 }
 
 export function loadReports(path: string, scanner: 'trivy' | 'native'): PlatformReport[] {
   if (path.trim() === '') throw new CopaError('report', 'the report path is empty', { hint: `${HINT}; leave out --report to update every package` });
   const { fd, st } = openPath(path);
   if (!st.isDirectory()) {
-    let report: PatchReport;
+    let bytes: Buffer;
     try {
       if (!st.isFile()) throw new CopaError('report', `report ${quote(path)} is ${kindOf(st)}, not a regular file`, { hint: HINT });
-      report = parseReport(readCapped(fd, path), { source: path, scanner });
+      bytes = readCapped(fd, path);
     } finally {
       closeSync(fd);
     }
-    return [{ report, file: path, ...(platformOf(report) ? { platform: platformOf(report)! } : {}) }];
+    const report = parseReport(bytes, { source: path, scanner });
+    const platform = platformOf(report);
+    return [{ report, file: path, bytes, ...(platform ? { platform } : {}) }];
   }
   closeSync(fd);
   let names: string[];
@@ -150,10 +148,11 @@ export function loadReports(path: string, scanner: 'trivy' | 'native'): Platform
     .map((f) => join(path, f));
   if (files.length === 0) throw new CopaError('report', `report directory ${path} holds no *.json reports`);
   const out = files.map((file) => {
-    const report = readOne(file, scanner);
+    const bytes = readReportFile(file);
+    const report = parseReport(bytes, { source: file, scanner });
     const platform = platformOf(report);
     if (!platform) throw new CopaError('report', `${file} does not record the image architecture (Metadata.ImageConfig.architecture)`, { hint: 'a report directory needs one report per platform; pass a single file for one platform' });
-    return { report, file, platform };
+    return { report, file, platform, bytes };
   });
   const seen = new Map<string, string>();
   for (const r of out) {

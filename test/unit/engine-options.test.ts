@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CopaError } from '../../src/engine/errors.js';
 import { normalizeImageRef, parseImageRef } from '../../src/engine/imageref.js';
-import { parseBoolean, parseFrontendOptions, parsePlatform, parsePlatformList } from '../../src/engine/options.js';
+import { frontendAttrs, parseBoolean, parseFrontendOptions, parsePlatform, parsePlatformList } from '../../src/engine/options.js';
 
 function inputError(fn: () => unknown): CopaError {
   try {
@@ -154,8 +154,29 @@ describe('parseFrontendOptions', () => {
       platforms: [],
       ignoreErrors: false,
       scanner: 'trivy',
+      network: 'sandbox',
       warnings: [],
     });
+  });
+
+  it('network: sandbox (default) or host; anything else names the option', () => {
+    expect(parseFrontendOptions({ image: 'nginx', network: 'host' }).network).toBe('host');
+    expect(parseFrontendOptions({ image: 'nginx', 'build-arg:network': 'Sandbox' }).network).toBe('sandbox');
+    expect(inputError(() => parseFrontendOptions({ image: 'nginx', network: 'none' })).message).toContain('option network="none" is not valid');
+  });
+
+  it('frontendAttrs is the inverse of parseFrontendOptions (one typed path for --frontend-image)', () => {
+    const cases: Record<string, string>[] = [
+      { image: 'nginx:1.27' },
+      { image: 'alpine:3.20', report: 'report.json', platform: 'linux/amd64,linux/arm64', 'ignore-errors': 'true', 'tooling-image': 'alpine:3.20', scanner: 'native', network: 'host' },
+    ];
+    for (const opts of cases) {
+      const o = parseFrontendOptions(opts);
+      const { warnings: _w, ...again } = parseFrontendOptions(frontendAttrs(o));
+      const { warnings: _w2, ...want } = o;
+      expect(again).toEqual(want);
+    }
+    expect(frontendAttrs(parseFrontendOptions({ image: 'nginx', network: 'host' })).network).toBe('host');
   });
 
   it('reads plain (buildctl --opt) and build-arg: (buildx --build-arg) keys alike', () => {

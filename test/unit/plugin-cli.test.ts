@@ -84,7 +84,11 @@ describe('parsePatchArgs', () => {
       timeoutMs: 5_400_000,
       ignoreErrors: true,
       output: 'vex.json',
-      platforms: ['linux/amd64', 'linux/arm64', 'linux/arm/v7'],
+      platforms: [
+        { os: 'linux', architecture: 'amd64' },
+        { os: 'linux', architecture: 'arm64' },
+        { os: 'linux', architecture: 'arm', variant: 'v7' },
+      ],
       loader: 'podman',
       progress: 'plain',
       debug: true,

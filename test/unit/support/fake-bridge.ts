@@ -82,6 +82,11 @@ export class FakeBridge implements Bridge {
     return { digest: img.digest, config: structuredClone(img.config), ref };
   }
 
+  requireCaps(caps: readonly string[]): void {
+    const missing = caps.filter((c) => !this.llbCaps.has(c));
+    if (missing.length) throw new Error(`missing LLB capabilities: ${missing.join(', ')}`);
+  }
+
   async warn(short: string): Promise<void> {
     this.warnings.push(short);
   }

@@ -1,0 +1,54 @@
+// Indexes that could not be fetched are an error, never "already up to date": without an
+// index apk sees no newer releases, which would pass for an image with nothing to upgrade.
+// The refresh step leaves apk update's exit code and output in /copa-status; this judges
+// them and names the repository and apk's words.
+import type { SolvedRef } from '../../engine/bridge.js';
+import { CopaError } from '../../engine/errors.js';
+import { escapeControls } from '../../engine/text.js';
+import { readStepStatus } from '../../engine/step-status.js';
+import type { InstallContext } from '../../engine/package-manager.js';
+
+export interface FetchFailure {
+  url: string;
+  message: string;
+}
+
+// apk-tools 2: "WARNING: <action> <repository url>: <reason>" for each repository it could
+// not update or open (action: "updating", "updating and opening", "opening from cache",
+// "fetching", "opening"). apk masks a password in the URL itself.
+const REPO_WARNING = /^WARNING: (?:updating and opening|updating|opening from cache|fetching|opening) (\S+): (.*)$/;
+
+/** The repositories apk update could not fetch, and other errors it reported. */
+export function apkUpdateFailures(log: string, rc: number): FetchFailure[] {
+  const out: FetchFailure[] = [];
+  const seen = new Set<string>();
+  for (const line of log.split('\n')) {
+    const m = REPO_WARNING.exec(line.trim());
+    if (!m) continue;
+    const url = escapeControls(m[1]!);
+    if (seen.has(url)) continue;
+    seen.add(url);
+    out.push({ url, message: escapeControls(m[2]!.trim()) || 'no reason given' });
+  }
+  if (out.length === 0 && rc !== 0) {
+    const errors = log
+      .split('\n')
+      .filter((l) => /^ERROR: /.test(l))
+      .map((l) => escapeControls(l.slice('ERROR: '.length).trim()));
+    out.push({ url: '', message: errors.join(' | ') || `apk update exited with code ${rc}` });
+  }
+  return out;
+}
+
+/** Fail when the refresh step (its solved status mount) could not fetch every repository's index. */
+export async function assertIndexesFetched(ctx: InstallContext, status: SolvedRef, where: string): Promise<void> {
+  const { rc, log } = await readStepStatus(ctx.bridge, status);
+  const failures = apkUpdateFailures(log, rc);
+  if (failures.length === 0) return;
+  const [first, ...rest] = failures;
+  const more = rest.length ? ` (and ${rest.length} more repositor${rest.length > 1 ? 'ies' : 'y'}: ${rest.map((f) => f.url).join(', ')})` : '';
+  const from = first!.url ? ` from ${first!.url}` : '';
+  throw new CopaError('image', `apk update in ${where} could not fetch the package index${from}: ${first!.message}${more}`, {
+    hint: "check that the image's /etc/apk/repositories names a repository BuildKit can reach (e.g. --network host, a proxy, or a reachable mirror) and that /etc/apk/keys holds its signing key; nothing was patched",
+  });
+}

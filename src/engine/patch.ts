@@ -62,7 +62,7 @@ export async function patchImage(bridge: Bridge, req: PatchRequest, log: PatchLo
 
 async function patch(bridge: Bridge, req: PatchRequest, log: PatchLog): Promise<PatchOutcome> {
   const imageRef = req.image;
-  assertReportPlatform(req.report, req.platform, 'the report');
+  assertReportPlatform(req.report, req.platform, req.report?.source ?? 'the report');
   const resolved = await resolve(bridge, imageRef.normalized, req.platform);
   await assertImagePlatform(bridge, imageRef.normalized, req.platform, resolved.config);
   const found = await findOriginal(bridge, { ref: imageRef.normalized, resolved }, req.platform, log);
@@ -78,7 +78,7 @@ async function patch(bridge: Bridge, req: PatchRequest, log: PatchLog): Promise<
 
   const rules = releaseRules(req.families);
   const os = await detectOs(bridge, originalRef, imageRef.ref, rules);
-  if (req.report?.os) assertReportMatchesImage(req.report.os, os, 'the report', rules);
+  if (req.report?.os) assertReportMatchesImage(req.report.os, os, req.report.source ?? 'the report', rules);
   log(`image: ${imageRef.ref} (${os.type} ${os.version}, ${formatPlatform(req.platform)})`);
 
   const manager = managerFor(req.families, os);

@@ -193,7 +193,7 @@ describe('reports for something else', () => {
   it('an Alpine report on a Debian image names both', async () => {
     const e = await fails(patchImage(bridgeWith(images), req('debian:12', trivy('alpine', '3.20.3', [['libcrypto3', '3.3.2-r0', '3.3.2-r1']]))));
     expect(e.category).toBe('report');
-    expect(e.message).toBe('the report is a report for alpine 3.20.3, but the image runs debian 12');
+    expect(e.message).toBe('report.json is a report for alpine 3.20.3, but the image runs debian 12');
   });
 
   it('a sid report on a bookworm image is refused', async () => {

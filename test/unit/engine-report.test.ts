@@ -292,6 +292,7 @@ describe('Trivy parsing details', () => {
       }),
     );
     expect(r).toEqual({
+      source: 'report.json',
       os: { family: 'debian', version: '12.5' },
       arch: 'arm64',
       variant: 'v8',
@@ -443,6 +444,7 @@ describe('native update manifests', () => {
       'native',
     );
     expect(r).toEqual({
+      source: 'report.json',
       format: 'v1alpha1',
       os: { family: 'debian', version: '12' },
       arch: 'amd64',

@@ -199,6 +199,7 @@ export function parseReport(bytes: Uint8Array | string, opts: ParseReportOptions
     updates,
     ignored: { ...raw.ignored },
     format: raw.format,
+    source,
   };
   const warnings: string[] = [];
   if (raw.os) report.os = { family: canonicalType(raw.os.family)!, version: freeText(raw.os.version, FREE_TEXT_PATHS[raw.format].osVersion, source, warnings) };

@@ -37,6 +37,8 @@ export interface PatchReport {
    * had control characters escaped, …); each names the file and the JSON path. Absent when none.
    */
   warnings?: string[];
+  /** Where the report came from (a file name), for messages. */
+  source?: string;
 }
 
 /** JSON paths of one finding's fields, for error messages. */

@@ -1,7 +1,7 @@
 // Builds the frontend image the way a user would (Dockerfile.frontend), but on the
 // test bed's own Node base image, since no image can be pulled from the internet here.
 import { createHash } from 'node:crypto';
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot as repoRootOf } from './repo.js';
@@ -24,16 +24,20 @@ async function buildctlOk(args: string[]) {
   return r;
 }
 
-/** A Node 20 runtime image: the bed's debian:12-slim plus this machine's node binary. */
+/** A Node 20 runtime image: the bed's debian:12-slim plus this machine's node binary (and CA bundle, when it has one). */
 export async function nodeBaseImage(): Promise<string> {
   const node = readFileSync(process.execPath);
-  const tag = createHash('sha256').update(node).digest('hex').slice(0, 12);
+  const CA = '/etc/ssl/certs/ca-certificates.crt';
+  const ca = existsSync(CA) ? readFileSync(CA) : null;
+  const tag = createHash('sha256').update(node).update(ca ?? '').digest('hex').slice(0, 12);
   const ref = registryRef(`node:20-testbed-${tag}`);
   if (await exists(ref)) return ref;
   const dir = mkdtempSync(join(tmpdir(), 'copa-node-'));
   try {
     copyFileSync(process.execPath, join(dir, 'node'));
-    writeFileSync(join(dir, 'Dockerfile'), `FROM ${registryRef('debian:12-slim')}\nCOPY node /usr/local/bin/node\nCMD ["node"]\n`);
+    if (ca) writeFileSync(join(dir, 'ca-certificates.crt'), ca);
+    const caLine = ca ? 'COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt\n' : '';
+    writeFileSync(join(dir, 'Dockerfile'), `FROM ${registryRef('debian:12-slim')}\nCOPY node /usr/local/bin/node\n${caLine}CMD ["node"]\n`);
     await buildctlOk([
       'build', '--frontend', 'dockerfile.v0', '--local', `context=${dir}`, '--local', `dockerfile=${dir}`,
       '--output', `type=image,name=${ref},push=true,registry.insecure=true`,

@@ -11,14 +11,15 @@ import { randomBytes } from 'node:crypto';
 import { testbed, registryRef, run } from '../env/testbed.js';
 import { reportDir, trivyReport } from './support/reports.js';
 import { dockerCopa, dockerEnv, installPlugin, pluginBinary } from './support/plugin.js';
+import { buildImage } from './support/images.js';
 
 const POINT = () => registryRef('debian:12-pointrelease');
 const tag = (what: string) => `12-hardening-${what}-${randomBytes(4).toString('hex')}`;
 let work: string;
 
 /** HTTP status of the registry's manifest for debian:<t> (404: it was never pushed). */
-async function manifestStatus(t: string): Promise<string> {
-  const r = await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-H', 'Accept: application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json', `http://${testbed().registry}/v2/debian/manifests/${t}`]);
+async function manifestStatus(t: string, repo = 'debian'): Promise<string> {
+  const r = await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-H', 'Accept: application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json', `http://${testbed().registry}/v2/${repo}/manifests/${t}`]);
   return r.stdout.trim();
 }
 
@@ -54,10 +55,14 @@ describe('docker copa refuses bad local input before any build', () => {
   });
 });
 
-/** Starts a full patch (no report: apt upgrades everything), sends `signal` once apt runs. */
-function interruptMidApt(signal: NodeJS.Signals, t: string): Promise<{ code: number | null; stderr: string; sawApt: boolean }> {
+/**
+ * Starts a full patch (no report: apt upgrades everything), sends `signal` once apt runs. The
+ * image is made unique first, so BuildKit cannot answer the apt step from its cache.
+ */
+async function interruptMidApt(signal: NodeJS.Signals, t: string): Promise<{ code: number | null; stderr: string; sawApt: boolean }> {
+  const image = await buildImage(`${t}-input`, `FROM ${POINT()}\nRUN echo ${t} > /etc/copa-interrupt-test\n`, 'hardening-input');
   return new Promise((resolve, reject) => {
-    const child = spawn(pluginBinary, ['patch', '-i', POINT(), '-t', t, '--push', '--addr', testbed().buildkitAddr, '--progress', 'plain'], {
+    const child = spawn(pluginBinary, ['patch', '-i', image, '-t', t, '--push', '--addr', testbed().buildkitAddr, '--progress', 'plain'], {
       env: { ...process.env, ...dockerEnv() },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -94,7 +99,8 @@ describe('interrupts cancel the build: nothing is pushed', () => {
     expect(r.code, r.stderr).toBe(130);
     expect(r.stderr).toMatch(/interrupted \(SIGINT\): the build was cancelled; nothing was pushed, loaded or written/);
     expect(r.stderr).not.toMatch(/invalid input|^pushed /m);
-    expect(await manifestStatus(t)).toBe('404');
+    expect(await manifestStatus(`${t}-input`, 'hardening-input')).toBe('200'); // the input is there, the output is not
+    expect(await manifestStatus(t, 'hardening-input')).toBe('404');
   });
 
   it('SIGTERM while apt runs: exit 143, no tag in the registry', async () => {
@@ -104,6 +110,6 @@ describe('interrupts cancel the build: nothing is pushed', () => {
     expect(r.code, r.stderr).toBe(143);
     expect(r.stderr).toMatch(/terminated \(SIGTERM\): the build was cancelled/);
     expect(r.stderr).not.toMatch(/^pushed /m);
-    expect(await manifestStatus(t)).toBe('404');
+    expect(await manifestStatus(t, 'hardening-input')).toBe('404');
   });
 });

@@ -3,14 +3,13 @@
 // re-patch label (built FROM a patched base, or labelled by hand), package sources that
 // cannot be reached, and an empty report= option. Derived images are built on the bed with
 // BuildKit's own Dockerfile frontend.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { fetchConfig, fetchRawManifest, listLayers, readFileFromImage, registryRef, runBuildctl, testbed, dpkgVersions, upgradableFromSecurity } from '../env/testbed.js';
 import { frontendImage } from './support/frontend-image.js';
 import { reportDir, trivyReport, type Finding } from './support/reports.js';
 import { dockerCopa } from './support/plugin.js';
+import { buildImage } from './support/images.js';
 
 const POINT = () => registryRef('debian:12-pointrelease');
 let frontend: string;
@@ -26,16 +25,6 @@ async function frontendPatch(image: string, o: { report?: object; opts?: Record<
   args.push('--output', `type=image,name=${target},push=true,registry.insecure=true`);
   const r = await runBuildctl(args);
   return { code: r.code, out: r.stdout + r.stderr, target };
-}
-
-/** Build and push an image from a Dockerfile with BuildKit's built-in Dockerfile frontend. */
-async function buildImage(tag: string, dockerfile: string): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), 'copa-df-'));
-  writeFileSync(join(dir, 'Dockerfile'), dockerfile);
-  const ref = registryRef(`safety-input:${tag}`);
-  const r = await runBuildctl(['build', '--progress=plain', '--frontend', 'dockerfile.v0', '--local', `context=${dir}`, '--local', `dockerfile=${dir}`, '--output', `type=image,name=${ref},push=true,registry.insecure=true`]);
-  expect(r.code, r.stdout + r.stderr).toBe(0);
-  return ref;
 }
 
 async function registryHas(ref: string): Promise<boolean> {

@@ -40,8 +40,10 @@ describe('toolingImageFor', () => {
     ['suse linux enterprise server', '15.5', true, 'registry.suse.com/bci/bci-base:15.5'],
     ['opensuse-leap', '15.1', true, 'registry.opensuse.org/opensuse/leap:15.1'],
     ['opensuse-tumbleweed', '20240101', false, 'registry.opensuse.org/opensuse/tumbleweed:latest'],
-    ['alpine', '3.19.1', true, null],
-    ['alpine', '3.19.1', false, null],
+    ['alpine', '3.19.1', true, 'docker.io/library/alpine:3.19'],
+    ['alpine', '3.19.1', false, 'docker.io/library/alpine:3.19'],
+    ['alpine', '3.20.3', true, 'docker.io/library/alpine:3.20'],
+    ['alpine', '3.20', false, 'docker.io/library/alpine:3.20'],
   ] as [string, string, boolean, string | null][])('%s %s (report: %s) → %s', (type, version, hasReport, want) => {
     expect(toolingImageFor({ type, version, hasReport })).toBe(want);
   });
@@ -62,6 +64,7 @@ describe('toolingImageFor', () => {
       ['debian', 'unknowncodename', false],
       ['ubuntu', 'jammy', true],
       ['sles', '15', true],
+      ['alpine', 'edge', false],
       ['plan9', '4', true],
     ];
     for (const [type, version, hasReport] of cases) {

@@ -18,13 +18,32 @@ export type ApkRunner = 'image' | 'tooling' | 'tooling-no-scripts';
 // says (an /etc/apk/cache of the image would otherwise collect the downloaded .apk files).
 // With --root, apk reads the *target's* /etc/apk/repositories(.d), /etc/apk/keys and
 // /etc/apk/arch (its defaults are relative to the root), so the image's own repositories
-// and keys are used. Scripts run chrooted into the target; an image without /bin/sh cannot
-// run them, so for those apk is told not to try (tooling-no-scripts).
+// and keys are used.
 const APK: Record<ApkRunner, string> = {
   image: `apk --no-progress --no-interactive --cache-dir ${IN_IMAGE_CACHE}`,
   tooling: `apk --root ${TARGET} --no-progress --no-interactive --cache-dir ${TOOLING_CACHE}`,
-  'tooling-no-scripts': `apk --root ${TARGET} --no-progress --no-interactive --no-scripts --cache-dir ${TOOLING_CACHE}`,
+  'tooling-no-scripts': `apk --root ${TARGET} --no-progress --no-interactive --cache-dir ${TOOLING_CACHE}`,
 };
+
+/** Options of the upgrade itself: scripts run chrooted into the target, which an image without /bin/sh cannot do. */
+const UPGRADE: Record<ApkRunner, string> = {
+  image: 'upgrade',
+  tooling: 'upgrade',
+  'tooling-no-scripts': 'upgrade --no-scripts',
+};
+
+/**
+ * With --root, apk creates <root>/proc to mount proc there while it runs (and unmounts it);
+ * an image that had no /proc must not gain one in the patch layer.
+ */
+const PRELUDE: Record<ApkRunner, string> = {
+  image: '',
+  tooling: `[ -e ${TARGET}/proc ] || trap 'rmdir ${TARGET}/proc 2>/dev/null || true' EXIT\n`,
+  'tooling-no-scripts': `[ -e ${TARGET}/proc ] || trap 'rmdir ${TARGET}/proc 2>/dev/null || true' EXIT\n`,
+};
+
+const RUNNERS: readonly ApkRunner[] = ['image', 'tooling', 'tooling-no-scripts'];
+const each = (f: (r: ApkRunner) => string) => Object.fromEntries(RUNNERS.map((r) => [r, f(r)])) as Record<ApkRunner, string>;
 
 /**
  * Refresh the indexes. apk update exits with the number of repositories it could not fetch
@@ -33,46 +52,24 @@ const APK: Record<ApkRunner, string> = {
  * always succeeds. On success, the names of installed packages with a newer release go to
  * /copa-status/upgradable (`apk version -l '<'`, names only).
  */
-function updateScript(apk: string): string {
-  return `set -u
-mkdir -p /copa-status
+export const APK_UPDATE = each(
+  (r) => `set -u
+${PRELUDE[r]}mkdir -p /copa-status
 rc=0
-${apk} update >/copa-status/update.log 2>&1 || rc=$?
+${APK[r]} update >/copa-status/update.log 2>&1 || rc=$?
 if [ "$rc" -eq 0 ]; then
-  ${apk} version -q -l '<' >/copa-status/upgradable 2>>/copa-status/update.log || rc=$?
+  ${APK[r]} version -q -l '<' >/copa-status/upgradable 2>>/copa-status/update.log || rc=$?
 fi
 echo "$rc" >/copa-status/rc
-cat /copa-status/update.log`;
-}
+cat /copa-status/update.log`,
+);
 
 /**
  * Upgrade exactly the named packages ("$@"). `apk upgrade <names>` leaves /etc/apk/world as
  * it is, so it never installs a named package the image lacks (and fails on a name no
  * repository or database knows, which the engine's plan never passes).
  */
-function upgradeScript(apk: string): string {
-  return `set -eu\n${apk} upgrade -- "$@"`;
-}
+export const APK_UPGRADE = each((r) => `set -eu\n${PRELUDE[r]}${APK[r]} ${UPGRADE[r]} -- "$@"`);
 
 /** Upgrade every installed package with a newer release (the world stays as it is). */
-function upgradeAllScript(apk: string): string {
-  return `set -eu\n${apk} upgrade`;
-}
-
-export const APK_UPDATE: Record<ApkRunner, string> = {
-  image: updateScript(APK.image),
-  tooling: updateScript(APK.tooling),
-  'tooling-no-scripts': updateScript(APK['tooling-no-scripts']),
-};
-
-export const APK_UPGRADE: Record<ApkRunner, string> = {
-  image: upgradeScript(APK.image),
-  tooling: upgradeScript(APK.tooling),
-  'tooling-no-scripts': upgradeScript(APK['tooling-no-scripts']),
-};
-
-export const APK_UPGRADE_ALL: Record<ApkRunner, string> = {
-  image: upgradeAllScript(APK.image),
-  tooling: upgradeAllScript(APK.tooling),
-  'tooling-no-scripts': upgradeAllScript(APK['tooling-no-scripts']),
-};
+export const APK_UPGRADE_ALL = each((r) => `set -eu\n${PRELUDE[r]}${APK[r]} ${UPGRADE[r]}`);

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # shellcheck source=/dev/null disable=SC1090
 # copa-ts end-to-end test bed: BuildKit (buildkitd + buildctl + buildx), a
-# plain-HTTP registry with Debian and Alpine test images, a signed local APK
-# repository (test/env/alpine/) and a Docker engine (Debian trixie's docker.io
-# in a chroot) -- all private to one cache dir, on 127.0.0.1.
+# plain-HTTP registry with Debian, Alpine and RPM test images, a signed local APK
+# repository (test/env/alpine/), signed local RPM repositories (test/env/rpm/)
+# and a Docker engine (Debian trixie's docker.io in a chroot) -- all private to
+# one cache dir, on 127.0.0.1.
 #
 #   testbed.sh up [--owner-pid PID]   raise (idempotent); prints addresses. With
 #                                     an owner, the bed stops when its last owner
@@ -67,6 +68,8 @@ ALPINE_FIXTURES="${COPA_SHARED_FIXTURES:-$(cd "$HERE/../../.." && pwd -P)/shared
 DOCKER_EXEC_ROOT=/run/copa-docker
 HOST_DOCKER="$(command -v docker || echo /usr/local/bin/docker)"
 export DEBIAN_FRONTEND=noninteractive LC_ALL=C
+# The RPM world (job rpm): its variables and functions.
+source "$HERE/rpm/world.sh"
 
 log() { printf '[testbed %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() {
@@ -123,7 +126,7 @@ port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # Reuse last run's ports when free, so refs (and buildkitd's cache keys) stay stable.
 choose_ports() {
-	local REGISTRY_PORT="" BUILDKIT_PORT="" APK_PORT=""
+	local REGISTRY_PORT="" BUILDKIT_PORT="" APK_PORT="" RPM_PORT=""
 	[[ -f $PORTS_FILE ]] && source "$PORTS_FILE"
 	[[ $REGISTRY_PORT =~ ^[0-9]+$ ]] && port_free "$REGISTRY_PORT" || REGISTRY_PORT="$(free_port)"
 	[[ $BUILDKIT_PORT =~ ^[0-9]+$ && $BUILDKIT_PORT != "$REGISTRY_PORT" ]] && port_free "$BUILDKIT_PORT" || BUILDKIT_PORT="$(free_port)"
@@ -132,7 +135,11 @@ choose_ports() {
 	until [[ $APK_PORT =~ ^[0-9]+$ && $APK_PORT != "$REGISTRY_PORT" && $APK_PORT != "$BUILDKIT_PORT" ]] && port_free "$APK_PORT"; do
 		APK_PORT="$(free_port)"
 	done
-	printf 'REGISTRY_PORT=%s\nBUILDKIT_PORT=%s\nAPK_PORT=%s\n' "$REGISTRY_PORT" "$BUILDKIT_PORT" "$APK_PORT" >"$PORTS_FILE"
+	# Likewise the RPM repositories' URL is baked into the rpm/* images (job rpm).
+	until [[ $RPM_PORT =~ ^[0-9]+$ && $RPM_PORT != "$REGISTRY_PORT" && $RPM_PORT != "$BUILDKIT_PORT" && $RPM_PORT != "$APK_PORT" ]] && port_free "$RPM_PORT"; do
+		RPM_PORT="$(free_port)"
+	done
+	printf 'REGISTRY_PORT=%s\nBUILDKIT_PORT=%s\nAPK_PORT=%s\nRPM_PORT=%s\n' "$REGISTRY_PORT" "$BUILDKIT_PORT" "$APK_PORT" "$RPM_PORT" >"$PORTS_FILE"
 }
 
 find_go() {
@@ -146,6 +153,7 @@ ensure_packages() {
 	# package:file-it-provides (runc, debootstrap, docker-registry are not on a fresh machine)
 	for pair in runc:/usr/sbin/runc debootstrap:/usr/sbin/debootstrap docker-registry:/usr/bin/docker-registry \
 		jq:/usr/bin/jq tmux:/usr/bin/tmux curl:/usr/bin/curl zstd:/usr/bin/zstd \
+		rpm:/usr/bin/rpmbuild rpm2cpio:/usr/bin/rpm2archive createrepo-c:/usr/bin/createrepo_c gnupg:/usr/bin/gpg \
 		debian-archive-keyring:/usr/share/keyrings/debian-archive-keyring.gpg; do
 		[[ -e ${pair#*:} ]] || missing+=("${pair%%:*}")
 	done
@@ -644,6 +652,7 @@ buildkit_up() { timeout 10 "$BIN/buildctl" --addr "unix://$RUN/buildkitd.sock" d
 # curl, not the docker CLI: the engine must be checkable without a client.
 docker_up() { curl -fsS -m 5 --unix-socket "$RUN/docker.sock" http://docker/_ping; }
 apkrepo_up() { curl -fsS -m 2 -o /dev/null "http://127.0.0.1:$APK_PORT/healthz"; }
+rpmrepo_up() { curl -fsS -m 2 -o /dev/null "http://127.0.0.1:$RPM_PORT/healthz"; }
 docker_version() { curl -fsS -m 5 --unix-socket "$RUN/docker.sock" http://docker/version | jq -r .Version; }
 
 start_registry() {
@@ -679,6 +688,17 @@ start_apkrepo() {
 		>"$LOGS/apkrepo.log" 2>&1 </dev/null 9>&- &
 	echo $! >"$RUN/apkrepo.pid"
 	wait_for 30 "APK repository on 127.0.0.1:$APK_PORT" "$LOGS/apkrepo.log" apkrepo_up
+}
+
+# The local RPM repositories: a second static server, over $RPM_REPO (job rpm fills it).
+start_rpmrepo() {
+	pid_alive "$RUN/rpmrepo.pid" && rpmrepo_up && return 0
+	stop_pidfile "$RUN/rpmrepo.pid" rpmrepo
+	mkdir -p "$RPM_REPO"
+	setsid node "$ALPINE_DIR/serve-repo.mjs" --root "$RPM_REPO" --port "$RPM_PORT" \
+		>"$LOGS/rpmrepo.log" 2>&1 </dev/null 9>&- &
+	echo $! >"$RUN/rpmrepo.pid"
+	wait_for 30 "RPM repository on 127.0.0.1:$RPM_PORT" "$LOGS/rpmrepo.log" rpmrepo_up
 }
 
 start_buildkitd() {
@@ -776,7 +796,9 @@ write_env_json() {
 		--arg started "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg logs "$LOGS" \
 		--arg tags "${IMAGE_TAGS[*]}" --arg atags "${ALPINE_TAGS[*]}" \
 		--arg apkurl "http://127.0.0.1:$APK_PORT" --arg keyname "$keyname" --arg pubkey "$APK_KEY_DIR/$keyname" \
-		--arg pkgfile "$APK_REPO/packages.json" --slurpfile pkgs "$APK_REPO/packages.json" '{
+		--arg pkgfile "$APK_REPO/packages.json" --slurpfile pkgs "$APK_REPO/packages.json" \
+		--arg rtags "${RPM_IMAGES[*]}" --arg rpmurl "http://127.0.0.1:$RPM_PORT" --arg rpmkey "$RPM_KEY_DIR/$RPM_KEY_NAME" \
+		--arg rpmpkgfile "$RPM_REPO/packages.json" --slurpfile rpkgs "$RPM_REPO/packages.json" '{
 			cacheDir: $cache, runDir: $run, logsDir: $logs,
 			buildkitAddr: $bku, buildkitTcpAddr: $bkt,
 			registry: $reg,
@@ -785,12 +807,18 @@ write_env_json() {
 			buildxBuilder: "copa-testbed",
 			versions: { buildkit: $bkv, buildx: $bxv, dockerServer: $dv },
 			images: (($tags | split(" ") | map({ key: ("debian:" + .), value: ($reg + "/debian:" + .) }) | from_entries)
-				+ ($atags | split(" ") | map({ key: ("alpine:" + .), value: ($reg + "/alpine:" + .) }) | from_entries)),
+				+ ($atags | split(" ") | map({ key: ("alpine:" + .), value: ($reg + "/alpine:" + .) }) | from_entries)
+				+ ($rtags | split(" ") | map({ key: ("rpm/" + .), value: ($reg + "/rpm/" + .) }) | from_entries)),
 			apkRepo: {
 				url: $apkurl, keyName: $keyname, publicKeyPath: $pubkey, packagesFile: $pkgfile,
 				repositories: ($pkgs[0].repos | map({ key: .branch, value: ($apkurl + "/" + .branch + "/main") }) | from_entries),
 				repos: $pkgs[0].repos
 			},
+			rpmRepo: ($rpkgs[0] + {
+				url: $rpmurl, gpgKeyPath: $rpmkey, packagesFile: $rpmpkgfile,
+				gpgKeyUrl: ($rpmurl + "/" + $rpkgs[0].keyFile),
+				repositories: ($rpkgs[0].repos | map({ key: .id, value: ($rpmurl + "/" + .path) }) | from_entries)
+			}),
 			startedAt: $started
 		}' >"$ENV_JSON.tmp"
 	mv -f "$ENV_JSON.tmp" "$ENV_JSON"
@@ -863,6 +891,7 @@ cmd_job() {
 	buildx) build_buildx ;;
 	bookworm) job_bookworm ;;
 	bookworm-i386) job_bookworm_i386 ;;
+	rpm) job_rpm ;;
 	trixie) job_trixie ;;
 	distroless) job_distroless ;;
 	alpine) job_alpine ;;
@@ -894,7 +923,7 @@ cmd_up() {
 		return 0
 	fi
 	# Half up (a daemon died): restart everything rather than patch it up.
-	[[ -f $RUN/registry.pid || -f $RUN/buildkitd.pid || -f $RUN/dockerd.pid || -f $RUN/apkrepo.pid ]] && cmd_down_locked
+	[[ -f $RUN/registry.pid || -f $RUN/buildkitd.pid || -f $RUN/dockerd.pid || -f $RUN/apkrepo.pid || -f $RUN/rpmrepo.pid ]] && cmd_down_locked
 	trap 'rc=$?; if ((rc)); then log "up failed; stopping what was started"; kill_jobs; cmd_down_locked || true; fi' EXIT
 	ensure_packages
 	find_go
@@ -907,6 +936,7 @@ cmd_up() {
 	if [[ -n $OWNER_PID ]]; then add_owner "$OWNER_PID"; else : >"$RUN/pinned"; fi
 	start_registry
 	start_apkrepo
+	start_rpmrepo
 	# Go builds are CPU-bound, debootstraps network-bound: run them side by side.
 	start_job buildkit build_buildkit
 	start_job buildx build_buildx
@@ -915,6 +945,7 @@ cmd_up() {
 	start_job trixie job_trixie
 	start_job distroless job_distroless
 	start_job alpine
+	start_job rpm
 	wait_job trixie
 	ensure_docker_root
 	start_dockerd
@@ -927,6 +958,7 @@ cmd_up() {
 	push_multi
 	wait_job distroless
 	wait_job alpine
+	wait_job rpm
 	rm -rf "${WORK:?}"/*
 	write_env_json
 	trap - EXIT
@@ -942,7 +974,9 @@ copa-ts test bed is up (cache $CACHE)
   docker        DOCKER_HOST=unix://$RUN/docker.sock DOCKER_CONFIG=$DOCKER_CONFIG_DIR
   images        $(for t in "${IMAGE_TAGS[@]}"; do printf '127.0.0.1:%s/debian:%s ' "$REGISTRY_PORT" "$t"; done)
                 $(for t in "${ALPINE_TAGS[@]}"; do printf '127.0.0.1:%s/alpine:%s ' "$REGISTRY_PORT" "$t"; done)
+                $(for t in "${RPM_IMAGES[@]}"; do printf '127.0.0.1:%s/rpm/%s ' "$REGISTRY_PORT" "$t"; done)
   apk repo      http://127.0.0.1:$APK_PORT/{v3.20,v3.19}/main, key $(cat "$APK_KEY_DIR/keyname" 2>/dev/null); bumped packages in $APK_REPO/packages.json
+  rpm repos     http://127.0.0.1:${RPM_PORT:-none}/{cbl-mariner/2.0/prod/base,copa-testbed/el9,centos/7/os}/x86_64, key $RPM_KEY_DIR/$RPM_KEY_NAME; bumped packages in $RPM_REPO/packages.json
   env           $ENV_JSON   (shell: eval "\$(bash $SELF env)")
   logs          $LOGS
 EOF
@@ -965,13 +999,14 @@ cmd_down_locked() {
 	fi
 	# Signal all first: each takes ~2 s to shut down, so wait for them together.
 	local f
-	for f in dockerd buildkitd registry apkrepo; do
+	for f in dockerd buildkitd registry apkrepo rpmrepo; do
 		pid_alive "$RUN/$f.pid" && kill -TERM "$(cat "$RUN/$f.pid")" 2>/dev/null || true
 	done
 	stop_dockerd
 	stop_pidfile "$RUN/buildkitd.pid" buildkitd
 	stop_pidfile "$RUN/registry.pid" registry
 	stop_pidfile "$RUN/apkrepo.pid" apkrepo
+	stop_pidfile "$RUN/rpmrepo.pid" rpmrepo
 	# Mounts live in private namespaces that die with their process; anything
 	# still mounted under the cache (e.g. by a crashed older run) goes now.
 	local m
@@ -984,7 +1019,7 @@ cmd_down_locked() {
 }
 
 cmd_status() {
-	local quiet=0 ok=0 REGISTRY_PORT="" BUILDKIT_PORT="" APK_PORT=""
+	local quiet=0 ok=0 REGISTRY_PORT="" BUILDKIT_PORT="" APK_PORT="" RPM_PORT=""
 	[[ ${1:-} == --quiet ]] && quiet=1
 	[[ -f $PORTS_FILE ]] && source "$PORTS_FILE"
 	say() { ((quiet)) || printf '%-10s %s\n' "$1" "$2"; }
@@ -994,6 +1029,13 @@ cmd_status() {
 	fi
 	if [[ -n $APK_PORT ]] && pid_alive "$RUN/apkrepo.pid" && apkrepo_up &>/dev/null; then say apkrepo "up http://127.0.0.1:$APK_PORT"; else
 		say apkrepo down
+		ok=1
+	fi
+	# A bed raised by an older testbed.sh has no RPM_PORT: it is up without the RPM
+	# world (down + up adds it) rather than half up, so a running bed is not restarted.
+	if [[ -z $RPM_PORT ]]; then say rpmrepo "not part of this bed (raised before the RPM world)"
+	elif pid_alive "$RUN/rpmrepo.pid" && rpmrepo_up &>/dev/null; then say rpmrepo "up http://127.0.0.1:$RPM_PORT"; else
+		say rpmrepo down
 		ok=1
 	fi
 	if pid_alive "$RUN/buildkitd.pid" && buildkit_up &>/dev/null; then say buildkitd "up unix://$RUN/buildkitd.sock tcp://127.0.0.1:$BUILDKIT_PORT"; else
@@ -1017,6 +1059,7 @@ cmd_env() {
 		"export COPA_BUILDKIT_TCP=\(.buildkitTcpAddr | @sh)",
 		"export COPA_REGISTRY=\(.registry | @sh)",
 		"export COPA_APK_REPO=\(.apkRepo.url | @sh)",
+		"export COPA_RPM_REPO=\((.rpmRepo.url // "") | @sh)",
 		"export DOCKER_HOST=\(.dockerHost | @sh)",
 		"export DOCKER_CONFIG=\(.dockerConfig | @sh)",
 		"export COPA_BUILDCTL=\(.buildctl | @sh)",

@@ -29,10 +29,12 @@ export interface Testbed {
   /** buildx builder (remote driver) pointing at the bed's buildkitd */
   buildxBuilder: string;
   versions: { buildkit: string; buildx: string; dockerServer: string };
-  /** "debian:12-slim" -> "127.0.0.1:PORT/debian:12-slim", "alpine:3.20" -> "127.0.0.1:PORT/alpine:3.20" */
+  /** "debian:12-slim" -> "127.0.0.1:PORT/debian:12-slim", "alpine:3.20" -> "127.0.0.1:PORT/alpine:3.20", "rpm/dnf:centos-6" -> "127.0.0.1:PORT/rpm/dnf:centos-6" */
   images: Record<string, string>;
   /** The bed's signed local APK repository (test/env/alpine/), which the alpine:* images use. */
   apkRepo: ApkRepo;
+  /** The bed's signed local RPM repositories (test/env/rpm/), which the rpm/* images use. */
+  rpmRepo: RpmRepo;
   ownerPid: number | null;
   startedAt: string;
 }
@@ -98,6 +100,116 @@ export const TESTBED_ALPINE_IMAGES = [
   'alpine:3.20',
 ] as const;
 
+/** One package a repository has a newer release of (same name, + the marker file). */
+export interface RpmBumpedPackage {
+  name: string;
+  /** source package (the .src.rpm's name), e.g. openssl for openssl-libs */
+  source: string;
+  /** "x86_64" or "noarch" */
+  arch: string;
+  epoch: number;
+  /** VERSION-RELEASE installed in the image, e.g. "1.1.1k-15.cm2" */
+  from: string;
+  /** VERSION-RELEASE in the repository, e.g. "1.1.1k-16.cm2" */
+  to: string;
+  /** EPOCHNUM:VERSION-RELEASE, e.g. "1:2.0.0-3.cm2" */
+  fromEvr: string;
+  toEvr: string;
+  /** a file only the new release installs: /usr/share/copa-testbed/<name>-<to> (centos-release: /etc/centos-release) */
+  marker: string;
+}
+/** A package the repository has only at its installed version ("the repository lacks the fix"). */
+export interface RpmUnchangedPackage {
+  name: string;
+  source: string;
+  arch: string;
+  epoch: number;
+  version: string;
+  evr: string;
+}
+/** One repository (packages.json `repos[]`), served at `${rpmRepo.url}/${path}`. */
+export interface RpmRepoEntry {
+  /** "cbl-mariner-2.0", "copa-testbed-el9", "centos-7" */
+  id: string;
+  /** "cbl-mariner/2.0/prod/base/x86_64" (repodata/ below it) */
+  path: string;
+  packages: RpmBumpedPackage[];
+  unchanged: RpmUnchangedPackage[];
+  /** every .rpm file in it */
+  files: string[];
+}
+/** Expected contents of a real rpm database image (rpm/rpmdb:*). */
+export interface RpmdbExpectation {
+  /** "rpm/rpmdb:sles-15" */
+  image: string;
+  fixture: string;
+  /** where the image has it: /var/lib/rpm/rpmdb.sqlite, /var/lib/rpm/Packages (bdb) or /var/lib/rpm/Packages.db (ndb) */
+  path: string;
+  format: 'sqlite' | 'bdb' | 'ndb';
+  /** what listed it: Debian's rpm for sqlite/bdb, test/env/rpm/scan-headers.mjs for ndb */
+  readBy: string;
+  count: number;
+  /** name -> EPOCHNUM:VERSION-RELEASE for a few packages */
+  sample: Record<string, string>;
+  packages: { name: string; evr: string; arch: string }[];
+}
+/** How an rpm/* image is set up (packages.json `images`). */
+export interface RpmImageInfo {
+  /** id of the repository its repo file names */
+  repo: string;
+  /** null: distroless (no rpm/dnf, no rpmdb; the tooling image patches it with --installroot) */
+  packageManager: 'dnf' | null;
+  /** what to pass as --releasever ($releasever is in the Mariner repo file's baseurl) */
+  releasever?: string;
+  repoFile: string;
+  /** a %config(noreplace) file the image has edited locally (the last line is the edit) */
+  localEdit?: string;
+  manifest?: string;
+}
+export interface RpmRepo {
+  /** http://127.0.0.1:PORT */
+  url: string;
+  /** the bed's public key (armored) on the host; also `${url}/${keyFile}` and, in the images, keyPathInImages */
+  gpgKeyPath: string;
+  gpgKeyUrl: string;
+  keyFile: string;
+  /** /etc/pki/rpm-gpg/RPM-GPG-KEY-copa-testbed: where every rpm/* image (and the tooling image) has it */
+  keyPathInImages: string;
+  /** long key id (16 hex) and fingerprint */
+  keyId: string;
+  fingerprint: string;
+  /** packages.json on the host (this object minus url/gpgKeyPath/packagesFile/gpgKeyUrl/repositories) */
+  packagesFile: string;
+  /** repo id -> base URL */
+  repositories: Record<string, string>;
+  repos: RpmRepoEntry[];
+  rpmdb: RpmdbExpectation[];
+  images: Record<string, RpmImageInfo>;
+}
+
+/** One repository of the bed's RPM world by id ("cbl-mariner-2.0", "copa-testbed-el9", "centos-7"). */
+export function rpmRepoEntry(id: string): RpmRepoEntry {
+  const r = testbed().rpmRepo.repos.find((x) => x.id === id);
+  if (!r) throw new Error(`the bed's RPM repositories have no ${id}`);
+  return r;
+}
+
+export const TESTBED_RPM_IMAGES = [
+  /** distroless CBL-Mariner 2.0: the real container-manifest-2, the packages' files, no rpmdb/rpm/dnf/shell */
+  'rpm/cbl-mariner:2.0-distroless',
+  /** Debian bookworm + Debian's dnf/rpm claiming AlmaLinux 9.3; rpmdb lists copa-demo-* 1.0 */
+  'rpm/dnf:almalinux-9.3',
+  /** the same root claiming CentOS 6; rpmdb lists the real centos-release-6 */
+  'rpm/dnf:centos-6',
+  /** Debian bookworm + dnf, rpm, busybox: the tooling image for rpm/cbl-mariner:2.0-distroless */
+  'rpm/tooling:latest',
+  /** os-release + a real rpm database each (sqlite, sqlite, Berkeley DB, ndb) */
+  'rpm/rpmdb:cbl-mariner-2.0',
+  'rpm/rpmdb:amazonlinux-2023',
+  'rpm/rpmdb:rhel-8',
+  'rpm/rpmdb:sles-15',
+] as const;
+
 export const TESTBED_IMAGES = [
   'debian:12-pointrelease',
   'debian:12-slim',
@@ -107,6 +219,7 @@ export const TESTBED_IMAGES = [
   /** OCI index: linux/amd64 (= 12-pointrelease's manifest) and linux/386 (i386 bookworm minbase) */
   'debian:12-multi',
   ...TESTBED_ALPINE_IMAGES,
+  ...TESTBED_RPM_IMAGES,
 ] as const;
 
 export function testbedCacheDir(): string {

@@ -5,6 +5,7 @@
 // and decides, with the package manager's own words, whether it may go on.
 import type { Bridge, SolvedRef } from './bridge.js';
 import { readTextIfExists } from './solve.js';
+import { CopaError } from './errors.js';
 
 /** Where the refresh step writes `rc` (its exit code) and `update.log` (its output). */
 export const STATUS_MOUNT = '/copa-status';
@@ -21,4 +22,36 @@ export async function readStepStatus(bridge: Bridge, ref: SolvedRef): Promise<St
   const rcText = (await readTextIfExists(bridge, ref, '/rc'))?.trim();
   const rc = rcText === undefined || rcText === '' ? 1 : Number(rcText);
   return { rc: Number.isInteger(rc) ? rc : 1, log };
+}
+
+/** A source the refresh could not fetch, in the package manager's own words. */
+export interface FetchFailure {
+  /** The source's URL ('' when the tool named none). */
+  url: string;
+  message: string;
+}
+
+export interface RefreshCheck {
+  /** The command, e.g. "apt-get update". */
+  tool: string;
+  /** Where it ran, e.g. "the debian 12 image". */
+  where: string;
+  /** What it fetches, e.g. "package lists". */
+  what: string;
+  /** The kind of source, singular and plural, e.g. ["source", "sources"]. */
+  source: [string, string];
+  hint: string;
+  /** The family's reading of the tool's output. */
+  failures(log: string, rc: number): FetchFailure[];
+}
+
+/** Read the refresh step's status (its solved status mount) and fail, naming the first source, unless every source was fetched. */
+export async function assertRefreshed(bridge: Bridge, status: SolvedRef, check: RefreshCheck): Promise<void> {
+  const { rc, log } = await readStepStatus(bridge, status);
+  const failures = check.failures(log, rc);
+  if (failures.length === 0) return;
+  const [first, ...rest] = failures;
+  const more = rest.length ? ` (and ${rest.length} more ${check.source[rest.length > 1 ? 1 : 0]}: ${rest.map((f) => f.url).join(', ')})` : '';
+  const from = first!.url ? ` from ${first!.url}` : '';
+  throw new CopaError('image', `${check.tool} in ${check.where} could not fetch the ${check.what}${from}: ${first!.message}${more}`, { hint: check.hint });
 }

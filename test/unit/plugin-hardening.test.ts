@@ -117,7 +117,20 @@ describe('the built executable against a BuildKit that never answers', () => {
       });
       let err = '';
       child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-      if (signal) setTimeout(() => child.kill(signal), afterMs);
+      // Signal once the plugin is connected (its handlers are in place by then; a fixed delay
+      // races the executable's start-up on a loaded machine), or after afterMs at the latest.
+      if (signal) {
+        const before = sockets.length;
+        const send = () => child.kill(signal);
+        const started = Date.now();
+        const poll = setInterval(() => {
+          if (sockets.length > before || Date.now() - started > afterMs + 20_000) {
+            clearInterval(poll);
+            setTimeout(send, 300);
+          }
+        }, 50);
+        child.on('close', () => clearInterval(poll));
+      }
       const kill = setTimeout(() => child.kill('SIGKILL'), 30_000);
       child.on('close', (code) => {
         clearTimeout(kill);

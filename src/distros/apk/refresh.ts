@@ -3,15 +3,10 @@
 // The refresh step leaves apk update's exit code and output in /copa-status; this judges
 // them and names the repository and apk's words.
 import type { SolvedRef } from '../../engine/bridge.js';
-import { CopaError } from '../../engine/errors.js';
 import { escapeControls } from '../../engine/text.js';
-import { readStepStatus } from '../../engine/step-status.js';
+import { assertRefreshed, type FetchFailure } from '../../engine/step-status.js';
 import type { InstallContext } from '../../engine/package-manager.js';
 
-export interface FetchFailure {
-  url: string;
-  message: string;
-}
 
 // apk-tools 2: "WARNING: <action> <repository url>: <reason>" for each repository it could
 // not update or open (action: "updating", "updating and opening", "opening from cache",
@@ -41,14 +36,13 @@ export function apkUpdateFailures(log: string, rc: number): FetchFailure[] {
 }
 
 /** Fail when the refresh step (its solved status mount) could not fetch every repository's index. */
-export async function assertIndexesFetched(ctx: InstallContext, status: SolvedRef, where: string): Promise<void> {
-  const { rc, log } = await readStepStatus(ctx.bridge, status);
-  const failures = apkUpdateFailures(log, rc);
-  if (failures.length === 0) return;
-  const [first, ...rest] = failures;
-  const more = rest.length ? ` (and ${rest.length} more repositor${rest.length > 1 ? 'ies' : 'y'}: ${rest.map((f) => f.url).join(', ')})` : '';
-  const from = first!.url ? ` from ${first!.url}` : '';
-  throw new CopaError('image', `apk update in ${where} could not fetch the package index${from}: ${first!.message}${more}`, {
+export function assertIndexesFetched(ctx: InstallContext, status: SolvedRef, where: string): Promise<void> {
+  return assertRefreshed(ctx.bridge, status, {
+    tool: 'apk update',
+    where,
+    what: 'package index',
+    source: ['repository', 'repositories'],
+    failures: apkUpdateFailures,
     hint: "check that the image's /etc/apk/repositories names a repository BuildKit can reach (e.g. --network host, a proxy, or a reachable mirror) and that /etc/apk/keys holds its signing key; nothing was patched",
   });
 }

@@ -13,6 +13,8 @@ import { parseDpkgStatus, formatStanza, type DpkgPackage } from './status.js';
 import { readDpkgDb, statusFileDb, versionsOf, STATUS_DIR, type DpkgDb } from './db.js';
 import { APT_CANDIDATES, APT_FETCH, APT_INSTALL, APT_UPDATE, APT_UPGRADE_ALL, DPKG_APPLY } from './apt-scripts.js';
 import { debianRelease } from './release.js';
+import { summarizeNames } from '../../engine/names.js';
+import { STATUS_MOUNT } from '../../engine/step-status.js';
 import { assertListsFetched } from './lists.js';
 import { dpkgTooling } from './tooling.js';
 import { createHash } from 'node:crypto';
@@ -45,10 +47,10 @@ async function refreshLists(ctx: Ctx, base: State, what: string): Promise<State>
     user: ROOT,
     network: ctx.network,
     ignoreCache: true, // package indexes must always be fresh
-    mounts: [...aptScratchMounts(null), { dest: '/copa-status' }],
+    mounts: [...aptScratchMounts(null), { dest: STATUS_MOUNT }],
     name: `copa: refresh package lists (apt-get update in ${what})`,
   });
-  await assertListsFetched(ctx, update.getMount('/copa-status'), what);
+  await assertListsFetched(ctx, update.getMount(STATUS_MOUNT), what);
   return update.getMount(LISTS);
 }
 
@@ -85,7 +87,7 @@ async function aptInImage(ctx: Ctx, plan: InstallPlan): Promise<InstallResult> {
       user: ROOT,
       network: ctx.network,
       mounts: aptScratchMounts(lists),
-      name: plan.kind === 'all' ? 'copa: apt-get upgrade (all packages)' : `copa: apt-get install --only-upgrade ${summarize(names)}`,
+      name: plan.kind === 'all' ? 'copa: apt-get upgrade (all packages)' : `copa: apt-get install --only-upgrade ${summarizeNames(names)}`,
     })
     .root();
 
@@ -119,7 +121,7 @@ async function viaTooling(ctx: Ctx, current: Installed<DpkgImage>, plan: Install
     names = plan.packages.map((w) => stripArch(w.name));
   }
 
-  const fetched = toolRun(['sh', '-c', APT_FETCH, 'copa-apt', ...names], `copa: download ${summarize(names)}`).getMount('/out');
+  const fetched = toolRun(['sh', '-c', APT_FETCH, 'copa-apt', ...names], `copa: download ${summarizeNames(names)}`).getMount('/out');
   const fetchedRef = await solveState(ctx.bridge, fetched, ctx.platform);
   const failed = ((await readTextIfExists(ctx.bridge, fetchedRef, '/failed')) ?? '').split('\n').filter(Boolean);
   if (failed.length && !ctx.ignoreErrors) {
@@ -166,7 +168,7 @@ async function viaTooling(ctx: Ctx, current: Installed<DpkgImage>, plan: Install
         { dest: '/copa-debs', source: fetched, readonly: true },
         { dest: '/copa-in', source: State.scratch().file(inputs, { name: 'copa: regenerate dpkg metadata' }), readonly: true },
       ],
-      name: `copa: unpack ${summarize(upgrades.map((u) => u.pkg.name))} into the image`,
+      name: `copa: unpack ${summarizeNames(upgrades.map((u) => u.pkg.name))} into the image`,
     })
     .getMount('/target');
   return { installed: applied, after };
@@ -237,8 +239,4 @@ function asStatusText(stanzas: string[]): string {
 
 function stripArch(name: string): string {
   return name.split(':')[0]!;
-}
-
-function summarize(names: string[]): string {
-  return names.length <= 4 ? names.join(' ') : `${names.slice(0, 4).join(' ')} (+${names.length - 4} more)`;
 }

@@ -8,11 +8,12 @@ import { normalizeImageRef } from '../engine/imageref.js';
 import type { PkgFamily } from '../engine/versions/index.js';
 import { dpkg } from './dpkg/index.js';
 import { apk } from './apk/index.js';
+import { rpm } from './rpm/index.js';
 import { dpkgTooling } from './dpkg/tooling.js';
 import { rpmTooling } from './rpm/tooling.js';
 import { apkTooling } from './apk/tooling.js';
 
-export const FAMILIES: readonly AnyPackageManager[] = [dpkg, apk];
+export const FAMILIES: readonly AnyPackageManager[] = [dpkg, apk, rpm];
 
 /** Tooling rules per package family, including those of families whose installer is still to come. */
 const TOOLING_RULES: Record<PkgFamily, ToolingRule> = {

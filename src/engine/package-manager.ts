@@ -42,6 +42,12 @@ export interface ImageView {
   ref: SolvedRef;
   /** Network for steps that fetch anything. */
   network: 'sandbox' | 'host';
+  /**
+   * The tooling image, chosen on first call (override, source policy, or the family's rule),
+   * for a family that must read the database with the tooling image's tools (an rpm database
+   * in an image without rpm); the same chooser as InstallContext.toolingImage.
+   */
+  toolingImage(): ImageRef;
 }
 
 /** What a family read from an image's package database: versions for the engine, detail for itself. */
@@ -60,8 +66,6 @@ export type InstallPlan = { kind: 'packages'; packages: Wanted[] } | { kind: 'al
 export interface InstallContext extends ImageView {
   os: ImageOs;
   ignoreErrors: boolean;
-  /** The tooling image to use; resolved on first call (override, source policy, or the family's rule). */
-  toolingImage(): ImageRef;
   log(line: string): void;
 }
 

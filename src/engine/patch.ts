@@ -74,14 +74,15 @@ async function patch(bridge: Bridge, req: PatchRequest, log: PatchLog): Promise<
   const originalState = State.image(originalPinned, { platform: req.platform, imageConfig: original.config.config ?? {} });
   const originalRef = await solveState(bridge, originalState, req.platform);
   const network = req.network ?? 'sandbox';
-  const view = (state: State, ref: SolvedRef): ImageView => ({ bridge, platform: req.platform, state, ref, network });
-
   const rules = releaseRules(req.families);
   const os = await detectOs(bridge, originalRef, imageRef.ref, rules);
   if (req.report?.os) assertReportMatchesImage(req.report.os, os, req.report.source ?? 'the report', rules);
   log(`image: ${imageRef.ref} (${os.type} ${os.version}, ${formatPlatform(req.platform)})`);
 
   const manager = managerFor(req.families, os);
+  // Chosen on first use only: a family that can patch with the image's own tools never asks.
+  const toolingImage = toolingImageOnDemand({ type: os.type, version: os.version, hasReport: req.report !== null }, manager.toolingImage && ((r) => manager.toolingImage!(os, r.hasReport)), req.toolingImage);
+  const view = (state: State, ref: SolvedRef): ImageView => ({ bridge, platform: req.platform, state, ref, network, toolingImage });
   const installed = await manager.readInstalled(view(originalState, originalRef), os);
   log(`${manager.name} database: ${installed.summary}`);
   const before = installed.versions;
@@ -100,7 +101,7 @@ async function patch(bridge: Bridge, req: PatchRequest, log: PatchLog): Promise<
     ...view(originalState, originalRef),
     os,
     ignoreErrors: req.ignoreErrors,
-    toolingImage: toolingImageOnDemand({ type: os.type, version: os.version, hasReport: req.report !== null }, manager.toolingImage && ((r) => manager.toolingImage!(os, r.hasReport)), req.toolingImage),
+    toolingImage,
     log,
   };
 

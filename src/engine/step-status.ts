@@ -6,6 +6,7 @@
 import type { Bridge, SolvedRef } from './bridge.js';
 import { readTextIfExists } from './solve.js';
 import { CopaError } from './errors.js';
+import { escapeControls } from './text.js';
 
 /** Where the refresh step writes `rc` (its exit code) and `update.log` (its output). */
 export const STATUS_MOUNT = '/copa-status';
@@ -54,4 +55,34 @@ export async function assertRefreshed(bridge: Bridge, status: SolvedRef, check: 
   const more = rest.length ? ` (and ${rest.length} more ${check.source[rest.length > 1 ? 1 : 0]}: ${rest.map((f) => f.url).join(', ')})` : '';
   const from = first!.url ? ` from ${first!.url}` : '';
   throw new CopaError('image', `${check.tool} in ${check.where} could not fetch the ${check.what}${from}: ${first!.message}${more}`, { hint: check.hint });
+}
+
+/** How a package manager words a failed source and an error, for fetchFailures(). */
+export interface FailureGrammar {
+  /** A line naming a source it could not fetch: group 1 the URL, group 2 the reason. */
+  source: RegExp;
+  /** An error line: group 1 the message (used when no source line names a URL). */
+  error: RegExp;
+  /** The command, for "exited with code N". */
+  tool: string;
+}
+
+/** The sources a refresh could not fetch (one per URL, escaped), else its errors when it failed. */
+export function fetchFailures(log: string, rc: number, g: FailureGrammar): FetchFailure[] {
+  const out: FetchFailure[] = [];
+  const seen = new Set<string>();
+  const lines = log.split('\n').map((l) => l.trim());
+  for (const line of lines) {
+    const m = g.source.exec(line);
+    if (!m) continue;
+    const url = escapeControls(m[1]!);
+    if (seen.has(url)) continue;
+    seen.add(url);
+    out.push({ url, message: escapeControls((m[2] ?? '').trim()) || 'no reason given' });
+  }
+  if (out.length === 0 && rc !== 0) {
+    const errors = lines.map((l) => g.error.exec(l)?.[1]).filter((e): e is string => e !== undefined).map((e) => escapeControls(e.trim()));
+    out.push({ url: '', message: errors.join(' | ') || `${g.tool} exited with code ${rc}` });
+  }
+  return out;
 }

@@ -3,8 +3,7 @@
 // The refresh step leaves apk update's exit code and output in /copa-status; this judges
 // them and names the repository and apk's words.
 import type { SolvedRef } from '../../engine/bridge.js';
-import { escapeControls } from '../../engine/text.js';
-import { assertRefreshed, type FetchFailure } from '../../engine/step-status.js';
+import { assertRefreshed, fetchFailures, type FetchFailure } from '../../engine/step-status.js';
 import type { InstallContext } from '../../engine/package-manager.js';
 
 
@@ -13,26 +12,9 @@ import type { InstallContext } from '../../engine/package-manager.js';
 // "fetching", "opening"). apk masks a password in the URL itself.
 const REPO_WARNING = /^WARNING: (?:updating and opening|updating|opening from cache|fetching|opening) (\S+): (.*)$/;
 
-/** The repositories apk update could not fetch, and other errors it reported. */
+/** The repositories apk update could not fetch, or its errors. */
 export function apkUpdateFailures(log: string, rc: number): FetchFailure[] {
-  const out: FetchFailure[] = [];
-  const seen = new Set<string>();
-  for (const line of log.split('\n')) {
-    const m = REPO_WARNING.exec(line.trim());
-    if (!m) continue;
-    const url = escapeControls(m[1]!);
-    if (seen.has(url)) continue;
-    seen.add(url);
-    out.push({ url, message: escapeControls(m[2]!.trim()) || 'no reason given' });
-  }
-  if (out.length === 0 && rc !== 0) {
-    const errors = log
-      .split('\n')
-      .filter((l) => /^ERROR: /.test(l))
-      .map((l) => escapeControls(l.slice('ERROR: '.length).trim()));
-    out.push({ url: '', message: errors.join(' | ') || `apk update exited with code ${rc}` });
-  }
-  return out;
+  return fetchFailures(log, rc, { source: REPO_WARNING, error: /^ERROR: (.*)$/, tool: 'apk update' });
 }
 
 /** Fail when the refresh step (its solved status mount) could not fetch every repository's index. */

@@ -4,29 +4,14 @@
 // code and output in /copa-status; this judges them and names the source and apt's words.
 import type { State } from '../../llb/index.js';
 import { solveState } from '../../engine/solve.js';
-import { escapeControls } from '../../engine/text.js';
-import { assertRefreshed, type FetchFailure } from '../../engine/step-status.js';
+import { assertRefreshed, fetchFailures, type FetchFailure } from '../../engine/step-status.js';
 import type { InstallContext } from '../../engine/package-manager.js';
 
 
 
-/** The sources apt-get update could not fetch, and other errors it reported. */
+/** The sources apt-get update could not fetch ("W: Failed to fetch URL  reason"), or its errors. */
 export function aptUpdateFailures(log: string, rc: number): FetchFailure[] {
-  const out: FetchFailure[] = [];
-  const seen = new Set<string>();
-  for (const line of log.split('\n')) {
-    const m = /^[WE]: Failed to fetch (\S+)\s+(.*)$/.exec(line.trim());
-    if (!m) continue;
-    const url = escapeControls(m[1]!);
-    if (seen.has(url)) continue;
-    seen.add(url);
-    out.push({ url, message: escapeControls(m[2]!.trim()) || 'no reason given' });
-  }
-  if (out.length === 0 && rc !== 0) {
-    const errors = log.split('\n').filter((l) => /^E: /.test(l)).map((l) => escapeControls(l.slice(3).trim()));
-    out.push({ url: '', message: errors.join(' | ') || `apt-get update exited with code ${rc}` });
-  }
-  return out;
+  return fetchFailures(log, rc, { source: /^[WE]: Failed to fetch (\S+)\s+(.*)$/, error: /^E: (.*)$/, tool: 'apt-get update' });
 }
 
 /** Solve the update step's status and fail when any source could not be fetched. */

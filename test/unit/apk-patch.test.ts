@@ -13,6 +13,7 @@ import { FAMILIES } from '../../src/distros/index.js';
 import { parseImageRef } from '../../src/engine/imageref.js';
 import { APK_UPDATE, APK_UPGRADE, APK_UPGRADE_ALL } from '../../src/distros/apk/apk-scripts.js';
 import { FakeBridge, filesDir, type FakeImage } from './support/fake-bridge.js';
+import { execs, fails } from './support/steps.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/images', import.meta.url));
 const AMD64 = { os: 'linux', architecture: 'amd64' };
@@ -49,53 +50,8 @@ function req(ref: string, report: PatchReport | null, extra: Partial<PatchReques
   return { image: parseImageRef(ref), platform: AMD64, report, ignoreErrors: false, families: FAMILIES, ...extra };
 }
 
-interface Exec {
-  name: string;
-  args: string[];
-  /** from: the image or the step a mount starts from; null for an empty mount. */
-  mounts: Array<{ dest: string; readonly: boolean; tmpfs: boolean; from: string | null }>;
-  ignoreCache: boolean;
-  network: string;
-}
 
-/** Every exec in the solved definitions, by step name, with what each mount starts from. */
-function execs(bridge: FakeBridge): Map<string, Exec> {
-  const out = new Map<string, Exec>();
-  for (const { def } of bridge.solved) {
-    const ops = new Map(def.def.map((b) => [digestOf(b), decodeOp(b)]));
-    // What a mount starts from: an image (its identifier) or another step (its name).
-    const producer = (digest: string | undefined): string | null => {
-      const op = digest ? (ops.get(digest) as { source?: { identifier?: string } } | undefined) : undefined;
-      if (!op) return null;
-      return op.source?.identifier ?? def.metadata[digest!]?.description?.['llb.customname'] ?? 'unnamed';
-    };
-    for (const [dg, op] of ops) {
-      const exec = op.exec as { meta: { args: string[] }; mounts: Array<{ dest: string; input?: number; readonly?: boolean; TmpfsOpt?: unknown }>; network?: number } | undefined;
-      if (!exec) continue;
-      const inputs = (op.inputs as Array<{ digest: string }> | undefined) ?? [];
-      const meta = (def as Definition).metadata[dg];
-      const name = meta?.description?.['llb.customname'] ?? 'unnamed';
-      out.set(name, {
-        name,
-        args: exec.meta.args,
-        mounts: exec.mounts.map((m) => ({ dest: m.dest, readonly: !!m.readonly, tmpfs: !!m.TmpfsOpt, from: (m.input ?? 0) < 0 ? null : producer(inputs[m.input ?? 0]?.digest) })),
-        ignoreCache: !!meta?.ignore_cache,
-        network: String(exec.network ?? 0),
-      });
-    }
-  }
-  return out;
-}
 
-async function fails(p: Promise<unknown>): Promise<CopaError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(CopaError);
-    return e as CopaError;
-  }
-  throw new Error('expected the patch to fail');
-}
 
 const REFRESH = 'copa: refresh package indexes (apk update in the alpine 3.20.3 image)';
 
@@ -131,9 +87,9 @@ describe('apk in the image', () => {
     expect(refresh.ignoreCache).toBe(true);
     // the index cache and the status are empty mounts; the image is the root
     expect(refresh.mounts).toEqual([
-      { dest: '/', readonly: false, tmpfs: false, from: 'docker-image://docker.io/library/alpine@' + d('a') },
-      { dest: '/copa-status', readonly: false, tmpfs: false, from: null },
-      { dest: '/var/cache/apk', readonly: false, tmpfs: false, from: null },
+      { dest: '/', readonly: false, tmpfs: false, selector: '', from: 'docker-image://docker.io/library/alpine@' + d('a') },
+      { dest: '/copa-status', readonly: false, tmpfs: false, selector: '', from: null },
+      { dest: '/var/cache/apk', readonly: false, tmpfs: false, selector: '', from: null },
     ]);
     const upgrade = x.get('copa: apk upgrade libcrypto3 zlib')!;
     expect(upgrade.args).toEqual(['sh', '-c', APK_UPGRADE.image, 'copa-apk', 'libcrypto3', 'zlib']);
@@ -245,10 +201,10 @@ describe('apk-less image via the tooling image', () => {
     const target = 'docker-image://docker.io/library/alpine@' + d('c');
     const tool = 'docker-image://docker.io/library/alpine:3.20';
     expect(x.get(TOOL_REFRESH)!.mounts).toEqual([
-      { dest: '/', readonly: false, tmpfs: false, from: tool },
-      { dest: '/copa-apk-cache', readonly: false, tmpfs: false, from: null },
-      { dest: '/copa-status', readonly: false, tmpfs: false, from: null },
-      { dest: '/target', readonly: false, tmpfs: false, from: target },
+      { dest: '/', readonly: false, tmpfs: false, selector: '', from: tool },
+      { dest: '/copa-apk-cache', readonly: false, tmpfs: false, selector: '', from: null },
+      { dest: '/copa-status', readonly: false, tmpfs: false, selector: '', from: null },
+      { dest: '/target', readonly: false, tmpfs: false, selector: '', from: target },
     ]);
     const up = x.get('copa: apk upgrade libssl3 (into the image)')!;
     expect(up.args).toEqual(['sh', '-c', APK_UPGRADE['tooling-no-scripts'], 'copa-apk', 'libssl3']);

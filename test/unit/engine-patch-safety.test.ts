@@ -12,6 +12,7 @@ import { FAMILIES } from '../../src/distros/index.js';
 import { parseImageRef } from '../../src/engine/imageref.js';
 import type { ImageConfig } from '../../src/engine/bridge.js';
 import { FakeBridge, aptUpdateOk, filesDir, type FakeImage } from './support/fake-bridge.js';
+import { fails } from './support/steps.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/images', import.meta.url));
 const DEBIAN = join(FIXTURES, 'debian-12');
@@ -45,15 +46,6 @@ function req(image: string, report: PatchReport | null, extra: Partial<PatchRequ
   return { image: parseImageRef(image), platform: AMD64, report, ignoreErrors: false, families: FAMILIES, ...extra };
 }
 
-async function fails(p: Promise<unknown>): Promise<CopaError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(CopaError);
-    return e as CopaError;
-  }
-  throw new Error('expected the patch to fail');
-}
 
 describe('platforms', () => {
   const images = { 'docker.io/library/debian:12': { digest: d('a'), config: config([layer('1')]), dir: DEBIAN } };

@@ -11,6 +11,7 @@ import { parseImageRef } from '../../src/engine/imageref.js';
 import { CopaError } from '../../src/engine/errors.js';
 import { FAMILIES } from '../../src/distros/index.js';
 import { FakeBridge, filesDir } from './support/fake-bridge.js';
+import { execs, fails } from './support/steps.js';
 import { inImageInstallScript, refreshScript, toolingInstallScript } from '../../src/distros/rpm/scripts.js';
 import { readFileSync } from 'node:fs';
 
@@ -39,46 +40,7 @@ function queryAfter(tag: string, bumps: Record<string, [string, string]>): strin
   return filesDir({ packages: text, rc: '0\n' });
 }
 
-interface Exec {
-  args: string[];
-  env: string[];
-  mounts: Array<{ dest: string; readonly: boolean; tmpfs: boolean; selector: string; from: string | null }>;
-  ignoreCache: boolean;
-}
-function execs(bridge: FakeBridge): Map<string, Exec> {
-  const out = new Map<string, Exec>();
-  for (const { def } of bridge.solved) {
-    const ops = new Map(def.def.map((b) => [digestOf(b), decodeOp(b)]));
-    const producer = (digest: string | undefined): string | null => {
-      const op = digest ? (ops.get(digest) as { source?: { identifier?: string } } | undefined) : undefined;
-      if (!op) return null;
-      return op.source?.identifier ?? def.metadata[digest!]?.description?.['llb.customname'] ?? 'unnamed';
-    };
-    for (const [dg, op] of ops) {
-      const exec = op.exec as { meta: { args: string[]; env?: string[] }; mounts: Array<{ dest: string; input?: number; readonly?: boolean; selector?: string; TmpfsOpt?: unknown }> } | undefined;
-      if (!exec) continue;
-      const inputs = (op.inputs as Array<{ digest: string }> | undefined) ?? [];
-      const meta = (def as Definition).metadata[dg];
-      out.set(meta?.description?.['llb.customname'] ?? 'unnamed', {
-        args: exec.meta.args,
-        env: exec.meta.env ?? [],
-        mounts: exec.mounts.map((m) => ({ dest: m.dest, readonly: !!m.readonly, tmpfs: !!m.TmpfsOpt, selector: m.selector ?? '', from: (m.input ?? 0) < 0 ? null : producer(inputs[m.input ?? 0]?.digest) })),
-        ignoreCache: !!meta?.ignore_cache,
-      });
-    }
-  }
-  return out;
-}
 
-async function fails(p: Promise<unknown>): Promise<CopaError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(CopaError);
-    return e as CopaError;
-  }
-  throw new Error('expected the patch to fail');
-}
 
 const req = (ref: string, report: PatchReport | null, extra: Partial<PatchRequest> = {}): PatchRequest => ({
   image: parseImageRef(ref),

@@ -122,11 +122,11 @@ describe('patch pipeline over a fake bridge (pinned LLB)', () => {
   });
 });
 
-// Pinned before the package-manager contract refactor, which left them unchanged; changed once
-// since, on purpose: the apt-get update step gained its /copa-status mount (an unreachable
-// source is an error, not "up to date").
+// Pinned before the package-manager contract refactor, which left them unchanged; changed since,
+// on purpose: the apt-get update step gained its /copa-status mount (an unreachable source is an
+// error, not "up to date"), then apt's speed options and the lists cache mount.
 const PINNED = {
-  aptReport: 'sha256:59b629aed60218ea6e9415bb86bf8af2d9abd18b6460193e8f1beb7f25eb2e94',
-  aptAll: 'sha256:2ed982e075984884c50cebfddd5e8021ff79c22bb5c107d927aee8079b66bcd8',
-  distrolessReport: 'sha256:17aa077c78d8209f8be6d504c944979f44637484f3759db7a0b1ad634268a966',
+  aptReport: 'sha256:96aa2ae65108f70b56f30c4f5202ef8b00a55048259bb9675a85aebca84bd189',
+  aptAll: 'sha256:1fc7b48eef9e5cf573c3456d56fcee11dca2da1d992fb7c6673a21c26c45212d',
+  distrolessReport: 'sha256:72ad872298a3177a5f58997ad997776ddd8c3ee5e97d87bca99b95760f44d14f',
 };

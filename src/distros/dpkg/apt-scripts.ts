@@ -2,10 +2,17 @@
 // package names only ever reach them as positional arguments ("$@") or as lines of a
 // data file, never spliced into the script text.
 
-/** apt options used everywhere: no caches or logs written, keep modified conffiles. */
+/**
+ * apt options used everywhere: no caches or logs written, keep modified conffiles; no
+ * translations fetched (descriptions are not needed to patch); dpkg without fsync per file
+ * (the step's result is committed by BuildKit as a whole, so a crash mid-step leaves nothing).
+ */
 const APT = [
   'apt-get',
   '-o Acquire::Retries=3',
+  '-o Acquire::Languages=none',
+  '-o DPkg::Use-Pty=0',
+  '-o Dpkg::Options::=--force-unsafe-io',
   '-o APT::Sandbox::User=root',
   '-o Dir::Cache::pkgcache=',
   '-o Dir::Cache::srcpkgcache=',
@@ -20,17 +27,24 @@ const PRELUDE = [
   'mkdir -p /var/lib/apt/lists/partial /var/cache/apt/archives/partial',
 ].join('\n');
 
+/** Where the update step keeps apt's lists between patches (a BuildKit cache mount, never in the image). */
+export const LISTS_CACHE = '/copa-lists-cache';
+
 /**
  * Refresh the package lists. apt-get update exits 0 even when a source cannot be reached
  * (it warns "Failed to fetch" and keeps stale or no lists), so its exit code and output go
  * to /copa-status for the engine to judge (lists.ts); the step itself always succeeds.
+ * apt works on the lists kept in LISTS_CACHE, so a repeat only re-checks each InRelease
+ * (and downloads what changed), then hands identical lists on — which lets BuildKit reuse
+ * the install step when nothing changed upstream.
  */
 export const APT_UPDATE = `${PRELUDE}
-mkdir -p /copa-status
+mkdir -p /copa-status ${LISTS_CACHE}/partial
 rc=0
-${APT} update >/copa-status/update.log 2>&1 || rc=$?
+${APT} -o Dir::State::Lists=${LISTS_CACHE} update >/copa-status/update.log 2>&1 || rc=$?
 echo "$rc" > /copa-status/rc
-cat /copa-status/update.log`;
+cat /copa-status/update.log
+find ${LISTS_CACHE} -maxdepth 1 -type f ! -name lock -exec cp -p {} /var/lib/apt/lists/ \\;`;
 
 /** Upgrade exactly the named packages ("$@"); never installs a package the image lacks. */
 export const APT_INSTALL = `${PRELUDE}\n${APT} install --only-upgrade --no-install-recommends -y -- "$@"`;

@@ -4,14 +4,14 @@
 //    a tooling image downloads the debs and unpacks them into the target, and we
 //    regenerate dpkg's metadata ourselves.
 // Either way the result is ONE exec on top of the original image, so the patch is one layer.
-import { FileAction, State } from '../../llb/index.js';
+import { FileAction, State, formatPlatform } from '../../llb/index.js';
 import { CopaError } from '../../engine/errors.js';
 import { comparatorFor } from '../../engine/versions/index.js';
 import { fileExists, readText, readTextIfExists, solveState } from '../../engine/solve.js';
 import type { InstallContext, InstallPlan, InstallResult, Installed, PackageManager } from '../../engine/package-manager.js';
 import { parseDpkgStatus, formatStanza, type DpkgPackage } from './status.js';
 import { readDpkgDb, statusFileDb, versionsOf, STATUS_DIR, type DpkgDb } from './db.js';
-import { APT_CANDIDATES, APT_FETCH, APT_INSTALL, APT_UPDATE, APT_UPGRADE_ALL, DPKG_APPLY } from './apt-scripts.js';
+import { APT_CANDIDATES, APT_FETCH, APT_INSTALL, APT_UPDATE, APT_UPGRADE_ALL, DPKG_APPLY, LISTS_CACHE } from './apt-scripts.js';
 import { debianRelease } from './release.js';
 import { summarizeNames } from '../../engine/names.js';
 import { STATUS_MOUNT } from '../../engine/step-status.js';
@@ -47,7 +47,12 @@ async function refreshLists(ctx: Ctx, base: State, what: string): Promise<State>
     user: ROOT,
     network: ctx.network,
     ignoreCache: true, // package indexes must always be fresh
-    mounts: [...aptScratchMounts(null), { dest: STATUS_MOUNT }],
+    mounts: [
+      ...aptScratchMounts(null),
+      { dest: STATUS_MOUNT },
+      // apt's lists, kept between patches per platform; never part of the image.
+      { dest: LISTS_CACHE, type: 'cache' as const, cacheId: `copa-apt-lists-${formatPlatform(ctx.platform)}`, sharing: 'locked' as const },
+    ],
     name: `copa: refresh package lists (apt-get update in ${what})`,
   });
   await assertListsFetched(ctx, update.getMount(STATUS_MOUNT), what);

@@ -12,6 +12,7 @@ import {
   run, runBuildctl, testbed, type ApkBumpedPackage, type Platform, type RunResult,
 } from '../env/testbed.js';
 import { frontendImage } from './support/frontend-image.js';
+import { gatewayPatch } from './support/gateway.js';
 import { pluginBinary } from './support/plugin.js';
 import { reportDir, trivyReport, type Finding } from './support/reports.js';
 import { compare as apkCompare } from '../../src/engine/versions/apk.js';
@@ -69,14 +70,8 @@ async function plugin(image: string, o: { report?: object; args?: string[] } = {
 }
 
 /** The gateway frontend through buildctl, pushed to <registry>/patched:<tag>. */
-async function gateway(image: string, o: { report?: object; opts?: Record<string, string> } = {}): Promise<Patched> {
-  const target = registryRef(`patched:${tag('frontend')}`);
-  const args = ['build', '--progress=plain', '--frontend', 'gateway.v0', '--opt', `source=${frontend}`, '--opt', `image=${image}`];
-  if (o.report) args.push('--local', `report=${reportDir(o.report)}`, '--opt', 'context:report=local:report', '--opt', 'report=report.json');
-  for (const [k, v] of Object.entries(o.opts ?? {})) args.push('--opt', `${k}=${v}`);
-  args.push('--output', `type=image,name=${target},push=true,registry.insecure=true`);
-  const r = await runBuildctl(args);
-  return { code: r.code, out: r.stdout + r.stderr, target };
+function gateway(image: string, o: { report?: object; opts?: Record<string, string> } = {}): Promise<Patched> {
+  return gatewayPatch(frontend, image, registryRef(`patched:${tag('frontend')}`), o);
 }
 
 // ------------------------------------------------------------------ inspecting a result

@@ -1,9 +1,10 @@
 // The gateway frontend, end to end: BuildKit runs our frontend image, which patches a
 // real Debian image from a real mirror; we then inspect the pushed result like a user.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { registryRef, runBuildctl, listLayers, fetchConfig, dpkgVersions, upgradableFromSecurity, readFileFromImage } from '../env/testbed.js';
+import { registryRef, listLayers, fetchConfig, dpkgVersions, upgradableFromSecurity, readFileFromImage } from '../env/testbed.js';
 import { frontendImage } from './support/frontend-image.js';
-import { reportDir, trivyReport, type Finding } from './support/reports.js';
+import { gatewayPatch } from './support/gateway.js';
+import { trivyReport, type Finding } from './support/reports.js';
 import { expectFixed } from './support/assert.js';
 
 let frontend: string;
@@ -18,16 +19,8 @@ interface PatchRun {
 }
 
 let seq = 0;
-async function patch(image: string, o: { report?: object | string; opts?: Record<string, string>; tag?: string } = {}): Promise<PatchRun> {
-  const target = registryRef(`patched:${o.tag ?? `t${Date.now()}-${seq++}`}`);
-  const args = ['build', '--progress=plain', '--frontend', 'gateway.v0', '--opt', `source=${frontend}`, '--opt', `image=${image}`];
-  if (o.report !== undefined) {
-    args.push('--local', `report=${reportDir(o.report)}`, '--opt', 'context:report=local:report', '--opt', 'report=report.json');
-  }
-  for (const [k, v] of Object.entries(o.opts ?? {})) args.push('--opt', `${k}=${v}`);
-  args.push('--output', `type=image,name=${target},push=true,registry.insecure=true`);
-  const r = await runBuildctl(args);
-  return { code: r.code, out: r.stdout + r.stderr, target };
+function patch(image: string, o: { report?: object | string; opts?: Record<string, string>; tag?: string } = {}): Promise<PatchRun> {
+  return gatewayPatch(frontend, image, registryRef(`patched:${o.tag ?? `t${Date.now()}-${seq++}`}`), o);
 }
 
 

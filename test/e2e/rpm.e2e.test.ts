@@ -7,10 +7,11 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { testbed, registryRef, runBuildctl, listLayers, imageFilesystem, readLayerFiles, type TarEntry } from '../env/testbed.js';
+import { testbed, registryRef, listLayers, imageFilesystem, readLayerFiles, type TarEntry } from '../env/testbed.js';
 import { reportDir, trivyReport, type Finding } from './support/reports.js';
 import { dockerCopa, installPlugin, pluginBinary } from './support/plugin.js';
 import { frontendImage } from './support/frontend-image.js';
+import { gatewayPatch } from './support/gateway.js';
 import { buildImage } from './support/images.js';
 
 const MARINER = () => registryRef('rpm/cbl-mariner:2.0-distroless');
@@ -33,14 +34,8 @@ async function plugin(image: string, o: { report?: object; args?: string[]; repo
 }
 
 let frontend: string;
-async function viaFrontend(image: string, o: { report?: object; opts?: Record<string, string> }): Promise<{ code: number; out: string; target: string }> {
-  const target = registryRef(`rpm/patched:${tag('f')}`);
-  const args = ['build', '--progress=plain', '--frontend', 'gateway.v0', '--opt', `source=${frontend}`, '--opt', `image=${image}`];
-  if (o.report) args.push('--local', `report=${reportDir(o.report)}`, '--opt', 'context:report=local:report', '--opt', 'report=report.json');
-  for (const [k, v] of Object.entries(o.opts ?? {})) args.push('--opt', `${k}=${v}`);
-  args.push('--output', `type=image,name=${target},push=true,registry.insecure=true`);
-  const r = await runBuildctl(args);
-  return { code: r.code, out: r.stdout + r.stderr, target };
+function viaFrontend(image: string, o: { report?: object; opts?: Record<string, string> }): Promise<{ code: number; out: string; target: string }> {
+  return gatewayPatch(frontend, image, registryRef(`rpm/patched:${tag('f')}`), o);
 }
 
 const text = (fs: Map<string, TarEntry>, p: string) => fs.get(p)?.content?.toString('utf8');

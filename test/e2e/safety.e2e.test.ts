@@ -5,8 +5,9 @@
 // BuildKit's own Dockerfile frontend.
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { fetchConfig, fetchRawManifest, listLayers, readFileFromImage, registryRef, runBuildctl, testbed, dpkgVersions, upgradableFromSecurity } from '../env/testbed.js';
+import { fetchConfig, fetchRawManifest, listLayers, readFileFromImage, registryRef, testbed, dpkgVersions, upgradableFromSecurity } from '../env/testbed.js';
 import { frontendImage } from './support/frontend-image.js';
+import { gatewayPatch } from './support/gateway.js';
 import { reportDir, trivyReport, type Finding } from './support/reports.js';
 import { dockerCopa } from './support/plugin.js';
 import { buildImage } from './support/images.js';
@@ -17,14 +18,8 @@ let upgradable: Finding[];
 let debianVersion: string;
 let seq = 0;
 
-async function frontendPatch(image: string, o: { report?: object; opts?: Record<string, string> } = {}) {
-  const target = registryRef(`safety:f${Date.now()}-${seq++}`);
-  const args = ['build', '--progress=plain', '--frontend', 'gateway.v0', '--opt', `source=${frontend}`, '--opt', `image=${image}`];
-  if (o.report !== undefined) args.push('--local', `report=${reportDir(o.report)}`, '--opt', 'context:report=local:report', '--opt', 'report=report.json');
-  for (const [k, v] of Object.entries(o.opts ?? {})) args.push('--opt', `${k}=${v}`);
-  args.push('--output', `type=image,name=${target},push=true,registry.insecure=true`);
-  const r = await runBuildctl(args);
-  return { code: r.code, out: r.stdout + r.stderr, target };
+function frontendPatch(image: string, o: { report?: object; opts?: Record<string, string> } = {}) {
+  return gatewayPatch(frontend, image, registryRef(`safety:f${Date.now()}-${seq++}`), o);
 }
 
 async function registryHas(ref: string): Promise<boolean> {

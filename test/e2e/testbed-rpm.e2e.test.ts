@@ -18,9 +18,10 @@ import {
   runBuildctl,
   testbed,
   TESTBED_RPM_IMAGES,
+  sharedFixturesDir,
 } from '../env/testbed.js';
 
-const FIXTURES = process.env.COPA_SHARED_FIXTURES ?? '/work/shared/fixtures';
+const FIXTURES = sharedFixturesDir();
 
 async function get(url: string): Promise<Buffer> {
   const res = await fetch(url);

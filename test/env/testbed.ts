@@ -1,7 +1,7 @@
 // Typed helpers for e2e tests against the test bed raised by testbed.sh
 // (vitest's global setup raises it; see test/env/global-setup.ts).
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -752,4 +752,10 @@ export async function upgradableFromSecurity(ref: string, platform?: Platform): 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** The shared fixtures: COPA_SHARED_FIXTURES, else ../shared/fixtures beside the repository (as CI lays it out), else /work/shared/fixtures. */
+export function sharedFixturesDir(): string {
+  const beside = join(import.meta.dirname, '..', '..', '..', 'shared', 'fixtures');
+  return [process.env.COPA_SHARED_FIXTURES, beside, '/work/shared/fixtures'].find((d): d is string => !!d && existsSync(d)) ?? '/work/shared/fixtures';
 }

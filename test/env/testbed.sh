@@ -651,8 +651,9 @@ registry_up() { curl -fsS -m 2 -o /dev/null "http://127.0.0.1:$REGISTRY_PORT/v2/
 buildkit_up() { timeout 10 "$BIN/buildctl" --addr "unix://$RUN/buildkitd.sock" debug workers; }
 # curl, not the docker CLI: the engine must be checkable without a client.
 docker_up() { curl -fsS -m 5 --unix-socket "$RUN/docker.sock" http://docker/_ping; }
-apkrepo_up() { curl -fsS -m 2 -o /dev/null "http://127.0.0.1:$APK_PORT/healthz"; }
-rpmrepo_up() { curl -fsS -m 2 -o /dev/null "http://127.0.0.1:$RPM_PORT/healthz"; }
+repo_server_up() { curl -fsS -m 2 -o /dev/null "http://127.0.0.1:$1/healthz"; }
+apkrepo_up() { repo_server_up "$APK_PORT"; }
+rpmrepo_up() { repo_server_up "$RPM_PORT"; }
 docker_version() { curl -fsS -m 5 --unix-socket "$RUN/docker.sock" http://docker/version | jq -r .Version; }
 
 start_registry() {
@@ -679,27 +680,22 @@ EOF
 	wait_for 30 "registry on 127.0.0.1:$REGISTRY_PORT" "$LOGS/registry.log" registry_up
 }
 
-# The local APK repository: a static server over $APK_REPO (job alpine fills it).
-start_apkrepo() {
-	pid_alive "$RUN/apkrepo.pid" && apkrepo_up && return 0
-	stop_pidfile "$RUN/apkrepo.pid" apkrepo
-	mkdir -p "$APK_REPO"
-	setsid node "$ALPINE_DIR/serve-repo.mjs" --root "$APK_REPO" --port "$APK_PORT" \
-		>"$LOGS/apkrepo.log" 2>&1 </dev/null 9>&- &
-	echo $! >"$RUN/apkrepo.pid"
-	wait_for 30 "APK repository on 127.0.0.1:$APK_PORT" "$LOGS/apkrepo.log" apkrepo_up
+# start_repo_server NAME ROOT PORT WHAT: a static server (serve-repo.mjs) over ROOT on
+# 127.0.0.1:PORT, with pid file run/NAME.pid and log logs/NAME.log.
+start_repo_server() {
+	local name=$1 root=$2 port=$3 what=$4
+	pid_alive "$RUN/$name.pid" && repo_server_up "$port" && return 0
+	stop_pidfile "$RUN/$name.pid" "$name"
+	mkdir -p "$root"
+	setsid node "$ALPINE_DIR/serve-repo.mjs" --root "$root" --port "$port" \
+		>"$LOGS/$name.log" 2>&1 </dev/null 9>&- &
+	echo $! >"$RUN/$name.pid"
+	wait_for 30 "$what on 127.0.0.1:$port" "$LOGS/$name.log" repo_server_up "$port"
 }
 
-# The local RPM repositories: a second static server, over $RPM_REPO (job rpm fills it).
-start_rpmrepo() {
-	pid_alive "$RUN/rpmrepo.pid" && rpmrepo_up && return 0
-	stop_pidfile "$RUN/rpmrepo.pid" rpmrepo
-	mkdir -p "$RPM_REPO"
-	setsid node "$ALPINE_DIR/serve-repo.mjs" --root "$RPM_REPO" --port "$RPM_PORT" \
-		>"$LOGS/rpmrepo.log" 2>&1 </dev/null 9>&- &
-	echo $! >"$RUN/rpmrepo.pid"
-	wait_for 30 "RPM repository on 127.0.0.1:$RPM_PORT" "$LOGS/rpmrepo.log" rpmrepo_up
-}
+# The local APK repository (job alpine fills it) and the RPM repositories (job rpm fills them).
+start_apkrepo() { start_repo_server apkrepo "$APK_REPO" "$APK_PORT" "APK repository"; }
+start_rpmrepo() { start_repo_server rpmrepo "$RPM_REPO" "$RPM_PORT" "RPM repository"; }
 
 start_buildkitd() {
 	pid_alive "$RUN/buildkitd.pid" && buildkit_up && return 0

@@ -7,6 +7,7 @@ import type { Bridge, Platform, SolvedRef, State } from '../llb/index.js';
 import type { CanonicalOs, OsRelease, OsType, ReleaseRules } from './osrelease.js';
 import type { PkgFamily } from './versions/index.js';
 import type { ImageRef } from './imageref.js';
+import type { ToolingRule } from './tooling.js';
 
 /** The image's OS as the engine and the families see it. */
 export interface ImageOs extends CanonicalOs {
@@ -92,8 +93,8 @@ export interface PackageManager<Db = unknown> {
   readInstalled(image: ImageView, os: ImageOs): Promise<Installed<Db>>;
   /** Install the plan on the original image (ctx.state) as one step. */
   install(ctx: InstallContext, installed: Installed<Db>, plan: InstallPlan): Promise<InstallResult>;
-  /** The tooling image rule, for families that may need one; null when none is known. */
-  toolingImage?(os: ImageOs, hasReport: boolean): string | null;
+  /** The tooling image rule (which image for which release), for families that may need one. */
+  readonly toolingRule?: ToolingRule;
 }
 
 /** A family's module as the entry points register it (the engine never imports a family). */

@@ -81,7 +81,7 @@ async function patch(bridge: Bridge, req: PatchRequest, log: PatchLog): Promise<
 
   const manager = managerFor(req.families, os);
   // Chosen on first use only: a family that can patch with the image's own tools never asks.
-  const toolingImage = toolingImageOnDemand({ type: os.type, version: os.version, hasReport: req.report !== null }, manager.toolingImage && ((r) => manager.toolingImage!(os, r.hasReport)), req.toolingImage);
+  const toolingImage = toolingImageOnDemand({ type: os.type, version: os.version, hasReport: req.report !== null }, manager.toolingRule, req.toolingImage);
   const view = (state: State, ref: SolvedRef): ImageView => ({ bridge, platform: req.platform, state, ref, network, toolingImage });
   const installed = await manager.readInstalled(view(originalState, originalRef), os);
   log(`${manager.name} database: ${installed.summary}`);

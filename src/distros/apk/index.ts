@@ -34,7 +34,7 @@ export const apk: PackageManager<ApkImage> = {
   name: 'apk',
   pkgFamily: 'apk',
   osTypes: ['alpine'],
-  toolingImage: (os, hasReport) => apkTooling({ type: os.type, version: os.version, hasReport }),
+  toolingRule: apkTooling,
 
   async readInstalled(image, os) {
     const db = await readApkDb(image.bridge, image.ref);

@@ -64,7 +64,7 @@ export const dpkg: PackageManager<DpkgImage> = {
   pkgFamily: 'deb',
   osTypes: ['debian', 'ubuntu'],
   releaseRules: { debian: debianRelease },
-  toolingImage: (os, hasReport) => dpkgTooling({ type: os.type, version: os.version, hasReport }),
+  toolingRule: dpkgTooling,
 
   async readInstalled(image, os) {
     const db = await readDpkgDb(image.bridge, image.ref);

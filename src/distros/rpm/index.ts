@@ -54,7 +54,7 @@ export const rpm: PackageManager<RpmImage> = {
   name: 'rpm',
   pkgFamily: 'rpm',
   osTypes: ['cbl-mariner', 'azurelinux', 'centos', 'rocky', 'alma', 'oracle', 'redhat', 'amazon', 'photon', 'sles', 'opensuse-leap', 'opensuse-tumbleweed'],
-  toolingImage: (os, hasReport) => rpmTooling({ type: os.type, version: os.version, hasReport }),
+  toolingRule: rpmTooling,
 
   async readInstalled(image, os) {
     const { bridge, ref } = image;

@@ -97,13 +97,7 @@ async function patch(bridge: Bridge, req: PatchRequest, log: PatchLog): Promise<
   }
 
   const cmp = comparatorFor(manager.pkgFamily);
-  const ctx = {
-    ...view(originalState, originalRef),
-    os,
-    ignoreErrors: req.ignoreErrors,
-    toolingImage,
-    log,
-  };
+  const ctx = { ...view(originalState, originalRef), os, ignoreErrors: req.ignoreErrors, log };
 
   /** Install a plan and judge the result: the layer (or null when nothing changed) and per-package results. */
   const run = async (plan: InstallPlan, settled: PackageResult[]): Promise<{ installed: State | null; packages: PackageResult[] }> => {

@@ -77,12 +77,3 @@ export function defaultPlatform(): Platform {
 export function formatPlatform(p: Platform): string {
   return p.variant ? `${p.os}/${p.architecture}/${p.variant}` : `${p.os}/${p.architecture}`;
 }
-
-/** Parses "os/arch[/variant]" (not normalised). */
-export function parsePlatform(s: string): Platform {
-  const parts = s.split('/');
-  if (parts.length < 2 || parts.length > 3 || parts.some((x) => x === '')) {
-    throw new Error(`invalid platform ${JSON.stringify(s)}: want os/arch[/variant]`);
-  }
-  return parts.length === 3 ? { os: parts[0]!, architecture: parts[1]!, variant: parts[2]! } : { os: parts[0]!, architecture: parts[1]! };
-}

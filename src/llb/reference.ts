@@ -149,6 +149,3 @@ export function normalizeImageRef(value: string): string {
 export function pinnedReference(ref: ImageRef, digest: string): ImageRef {
   return { domain: ref.domain, path: ref.path, name: ref.name, digest, ref: `${ref.name}@${digest}`, normalized: `${ref.name}@${digest}`, repository: ref.name };
 }
-
-/** @deprecated the same grammar under its old name; use parseReference. */
-export const parseNormalizedNamed = parseReference;

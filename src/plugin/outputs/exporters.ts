@@ -11,7 +11,7 @@
 //
 // Several outputs in one Solve need the LLB cap `exporter.multiple` (BuildKit v0.13+).
 import { CopaError, quote } from '../../engine/errors.js';
-import { parseNormalizedNamed } from '../../llb/reference.js';
+import { InvalidReference, parseReference } from '../../llb/index.js';
 import type { DockerEndpoint } from '../docker-config.js';
 import type { FileSendTarget } from '../session/filesend.js';
 import { createDockerLoadTarget, engineUsesContainerdStore, type DockerApiOptions, type DockerLoadOptions, type DockerLoadResult } from './docker-load.js';
@@ -155,7 +155,7 @@ export function needsInsecureRegistry(registryHost: string): boolean {
 
 /** The registry host of an image reference ("docker.io" for Docker Hub). */
 export function registryHostOf(ref: string): string {
-  return parseNormalizedNamed(ref).domain;
+  return parseReference(ref).domain;
 }
 
 function names(n: string | string[] | undefined): string[] {
@@ -167,9 +167,9 @@ function names(n: string | string[] | undefined): string[] {
 function validateNames(list: string[], what: string): void {
   for (const n of list) {
     try {
-      parseNormalizedNamed(n);
+      parseReference(n);
     } catch (e) {
-      throw new CopaError('input', `invalid image name ${quote(n)} for ${what}: ${(e as Error).message}`);
+      throw new CopaError('input', `invalid image name ${quote(n)} for ${what}: ${e instanceof InvalidReference ? e.reason : (e as Error).message}`);
     }
   }
 }

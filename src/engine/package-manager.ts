@@ -44,6 +44,13 @@ export interface ImageView {
   /** Network for steps that fetch anything. */
   network: 'sandbox' | 'host';
   /**
+   * Unique to this patch. A step that must run on every patch (a package-index refresh) sets
+   * it in its environment (engine/refresh-step.ts), so BuildKit never reuses that step from an
+   * earlier patch, while the step's cache mounts persist (ignore_cache would also give the
+   * step a fresh, empty cache mount each time).
+   */
+  refreshToken: string;
+  /**
    * The tooling image, chosen on first call (override, source policy, or the family's rule),
    * for a family that must read the database with the tooling image's tools (an rpm database
    * in an image without rpm); the same chooser as InstallContext.toolingImage.

@@ -3,6 +3,7 @@
 // and the docker plugin (client side) run exactly this code, and it drives every
 // package-manager family through one contract (package-manager.ts): report → plan →
 // install → read back → validate → summary → one layer, written once here.
+import { randomUUID } from 'node:crypto';
 import { State, formatPlatform, type Platform } from '../llb/index.js';
 import type { Bridge, ImageConfig, SolvedRef } from './bridge.js';
 import { CopaError, toCopaError } from './errors.js';
@@ -32,6 +33,8 @@ export interface PatchRequest {
   producer?: string;
   /** The package-manager families to choose from (the entry points pass distros' FAMILIES). */
   families: readonly AnyPackageManager[];
+  /** See ImageView.refreshToken; a fresh random one when absent (tests pin it). */
+  refreshToken?: string;
 }
 
 export interface PatchOutcome {
@@ -82,7 +85,8 @@ async function patch(bridge: Bridge, req: PatchRequest, log: PatchLog): Promise<
   const manager = managerFor(req.families, os);
   // Chosen on first use only: a family that can patch with the image's own tools never asks.
   const toolingImage = toolingImageOnDemand({ type: os.type, version: os.version, hasReport: req.report !== null }, manager.toolingRule, req.toolingImage);
-  const view = (state: State, ref: SolvedRef): ImageView => ({ bridge, platform: req.platform, state, ref, network, toolingImage });
+  const refreshToken = req.refreshToken ?? randomUUID();
+  const view = (state: State, ref: SolvedRef): ImageView => ({ bridge, platform: req.platform, state, ref, network, toolingImage, refreshToken });
   const installed = await manager.readInstalled(view(originalState, originalRef), os);
   log(`${manager.name} database: ${installed.summary}`);
   const before = installed.versions;

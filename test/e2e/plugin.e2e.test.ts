@@ -65,6 +65,20 @@ describe('docker copa as a docker CLI plugin', () => {
     expect(index.manifests.length).toBeGreaterThan(0);
   });
 
+  it('a repeat patch keeps the package lists: it re-checks the release files only and reuses the install step', async () => {
+    const patch = (tag: string) => dockerCopa(['patch', '-i', POINT(), '-r', report, '-t', tag, '--push', '--addr', testbed().buildkitAddr, '--progress', 'plain']);
+    const first = await patch('12-repeat-1');
+    expect(first.code, first.stderr).toBe(0);
+    const again = await patch('12-repeat-2');
+    expect(again.code, again.stderr).toBe(0);
+    const refresh = again.stderr.split('\n').filter((l) => /^#\d+ \d/.test(l) && /InRelease|Packages/.test(l));
+    expect(refresh.join('\n')).toMatch(/bookworm InRelease/); // the refresh did run
+    // bookworm's main index (~9 MB) only changes at a point release: it came from the lists cache
+    expect(refresh.join('\n')).not.toMatch(/bookworm\/main amd64 Packages/);
+    expect(again.stderr).toMatch(/copa: apt-get install --only-upgrade[^\n]*\n#\d+ CACHED/);
+    expectFixed(await dpkgVersions(registryRef('debian:12-repeat-2')), findings);
+  });
+
   it('exits 0 and says so when there is nothing to update', async () => {
     const r = await dockerCopa(['patch', '-i', registryRef('debian:12-slim'), '-t', '12-slim-patched', '--addr', testbed().buildkitAddr, '--progress', 'plain']);
     expect(r.code, r.stderr).toBe(0);

@@ -47,7 +47,7 @@ function installedAfter(fixture: string, bumps: Record<string, string>): string 
 }
 
 function req(ref: string, report: PatchReport | null, extra: Partial<PatchRequest> = {}): PatchRequest {
-  return { image: parseImageRef(ref), platform: AMD64, report, ignoreErrors: false, families: FAMILIES, ...extra };
+  return { image: parseImageRef(ref), platform: AMD64, report, ignoreErrors: false, families: FAMILIES, refreshToken: 'patch-1', ...extra };
 }
 
 
@@ -84,7 +84,9 @@ describe('apk in the image', () => {
     const x = execs(bridge);
     const refresh = x.get(REFRESH)!;
     expect(refresh.args).toEqual(['sh', '-c', APK_UPDATE.image]);
-    expect(refresh.ignoreCache).toBe(true);
+    // re-run on every patch through its token, not ignore_cache (which would also empty its cache mounts)
+    expect(refresh.ignoreCache).toBe(false);
+    expect(refresh.env).toContain('COPA_REFRESH=patch-1');
     // the index cache and the status are empty mounts; the image is the root
     expect(refresh.mounts).toEqual([
       { dest: '/', readonly: false, tmpfs: false, selector: '', from: 'docker-image://docker.io/library/alpine@' + d('a') },
@@ -94,6 +96,7 @@ describe('apk in the image', () => {
     const upgrade = x.get('copa: apk upgrade libcrypto3 zlib')!;
     expect(upgrade.args).toEqual(['sh', '-c', APK_UPGRADE.image, 'copa-apk', 'libcrypto3', 'zlib']);
     expect(upgrade.ignoreCache).toBe(false);
+    expect(upgrade.env.some((e) => e.startsWith('COPA_REFRESH='))).toBe(false);
     // the refreshed index is mounted over /var/cache/apk, so neither it nor the downloads reach the layer
     expect(upgrade.mounts.map((m) => [m.dest, m.from])).toEqual([['/', 'docker-image://docker.io/library/alpine@' + d('a')], ['/var/cache/apk', REFRESH]]);
     expect(APK_UPGRADE.image).toContain('--cache-dir /var/cache/apk upgrade -- "$@"');

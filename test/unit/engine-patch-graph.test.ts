@@ -10,6 +10,7 @@ import { encodeDefinition, digestOf } from '../../src/llb/index.js';
 import { patchImage } from '../../src/engine/patch.js';
 import { parseReport } from '../../src/engine/report/index.js';
 import { FakeBridge, aptUpdateOk } from './support/fake-bridge.js';
+import { execs } from './support/steps.js';
 import { FAMILIES } from '../../src/distros/index.js';
 import { parseImageRef } from '../../src/engine/imageref.js';
 
@@ -60,7 +61,7 @@ describe('patch pipeline over a fake bridge (pinned LLB)', () => {
       ['tzdata', '2026b-0+deb12u1', '2025a-0+deb12u1'],
       ['not-here', '1.0', '1.1'],
     ]);
-    const out = await patchImage(bridge, { image: parseImageRef('debian:12'), platform: AMD64, report, ignoreErrors: false, families: FAMILIES });
+    const out = await patchImage(bridge, { image: parseImageRef('debian:12'), platform: AMD64, report, ignoreErrors: false, families: FAMILIES, refreshToken: 'patch-1' });
     expect(out.kind).toBe('patched');
     expect(out.packages.map((p) => [p.name, p.status, p.finalVersion ?? null])).toEqual([
       ['not-here', 'not-installed', null],
@@ -83,10 +84,28 @@ describe('patch pipeline over a fake bridge (pinned LLB)', () => {
       images: { 'docker.io/library/debian:12': { digest: DIGEST, config: CONFIG, dir: join(FIXTURES, 'debian-12') } },
       steps: { 'copa: refresh package lists': aptUpdateOk(), 'copa: apt-get upgrade': statusAfter({ libsystemd0: '252.40-1~deb12u1' }) },
     });
-    const out = await patchImage(bridge, { image: parseImageRef('debian:12'), platform: AMD64, report: null, ignoreErrors: false, families: FAMILIES });
+    const out = await patchImage(bridge, { image: parseImageRef('debian:12'), platform: AMD64, report: null, ignoreErrors: false, families: FAMILIES, refreshToken: 'patch-1' });
     expect(out.kind).toBe('patched');
     expect(out.packages.map((p) => [p.name, p.installedVersion, p.finalVersion])).toEqual([['libsystemd0', '252.39-1~deb12u2', '252.40-1~deb12u1']]);
     expect(finalDigest(bridge)).toBe(PINNED.aptAll);
+  });
+
+  it('every patch refreshes the lists: a new token per patch (never ignore_cache, which would empty the lists cache mount)', async () => {
+    const run = async (refreshToken?: string) => {
+      const bridge = new FakeBridge({
+        images: { 'docker.io/library/debian:12': { digest: DIGEST, config: CONFIG, dir: join(FIXTURES, 'debian-12') } },
+        steps: { 'copa: refresh package lists': aptUpdateOk(), 'copa: apt-get upgrade': statusAfter({ libsystemd0: '252.40-1~deb12u1' }) },
+      });
+      await patchImage(bridge, { image: parseImageRef('debian:12'), platform: AMD64, report: null, ignoreErrors: false, families: FAMILIES, refreshToken });
+      const refresh = [...execs(bridge).values()].find((e) => e.args.join(' ').includes('update >/copa-status/update.log'))!;
+      return { digest: finalDigest(bridge), refresh };
+    };
+    const [a, b] = [await run(), await run()];
+    expect(a.digest).not.toBe(b.digest);
+    expect(a.refresh.ignoreCache).toBe(false);
+    expect(a.refresh.env.find((e) => e.startsWith('COPA_REFRESH='))).not.toBe(b.refresh.env.find((e) => e.startsWith('COPA_REFRESH=')));
+    expect(a.refresh.mounts.map((m) => m.dest)).toContain('/copa-lists-cache');
+    expect((await run('t')).digest).toBe((await run('t')).digest);
   });
 
   it('debian 12 distroless (status.d), report mode: the tooling image downloads and unpacks', async () => {
@@ -109,7 +128,7 @@ describe('patch pipeline over a fake bridge (pinned LLB)', () => {
       steps: { 'copa: refresh package lists': aptUpdateOk(), 'copa: download': fetched },
     });
     const report = trivy([['libssl3', '3.0.20-1~deb12u2', '3.0.20-1~deb12u3']]);
-    const out = await patchImage(bridge, { image: parseImageRef('debian:12-distroless'), platform: AMD64, report, ignoreErrors: false, families: FAMILIES });
+    const out = await patchImage(bridge, { image: parseImageRef('debian:12-distroless'), platform: AMD64, report, ignoreErrors: false, families: FAMILIES, refreshToken: 'patch-1' });
     expect(out.kind).toBe('patched');
     expect(out.packages.map((p) => [p.name, p.status, p.finalVersion])).toEqual([['libssl3', 'patched', '3.0.20-1~deb12u3']]);
     expect(bridge.stepNames()).toEqual([
@@ -124,9 +143,10 @@ describe('patch pipeline over a fake bridge (pinned LLB)', () => {
 
 // Pinned before the package-manager contract refactor, which left them unchanged; changed since,
 // on purpose: the apt-get update step gained its /copa-status mount (an unreachable source is an
-// error, not "up to date"), then apt's speed options and the lists cache mount.
+// error, not "up to date"), then apt's speed options and the lists cache mount, then the
+// refresh's per-patch token in place of ignore_cache (which emptied that cache mount every time).
 const PINNED = {
-  aptReport: 'sha256:96aa2ae65108f70b56f30c4f5202ef8b00a55048259bb9675a85aebca84bd189',
-  aptAll: 'sha256:1fc7b48eef9e5cf573c3456d56fcee11dca2da1d992fb7c6673a21c26c45212d',
-  distrolessReport: 'sha256:72ad872298a3177a5f58997ad997776ddd8c3ee5e97d87bca99b95760f44d14f',
+  aptReport: 'sha256:639ed7e1e2d79490c6d3458b0b6443864787f14f558f1412e8d0b870262c32d9',
+  aptAll: 'sha256:0d88d0ad64330cb659ea4de025b35f3fc48b9cb44eb4b3cf2bc82966626b128d',
+  distrolessReport: 'sha256:903770955fe6d4089bde57686e8a783d9db087b648de4aa193d6bd5284f1744a',
 };

@@ -48,6 +48,7 @@ const req = (ref: string, report: PatchReport | null, extra: Partial<PatchReques
   report,
   ignoreErrors: false,
   families: FAMILIES,
+  refreshToken: 'patch-1',
   ...extra,
 });
 
@@ -86,11 +87,13 @@ describe('an image with its own tool (rpm database, rpm, sh)', () => {
     ]);
     const x = execs(b);
     const refresh = x.get('copa: refresh repository metadata (dnf in the amazon 2023 image)')!;
-    expect(refresh.ignoreCache).toBe(true);
+    expect(refresh.ignoreCache).toBe(false);
+    expect(refresh.env).toContain('COPA_REFRESH=patch-1');
     expect(refresh.args).toEqual(['sh', '-c', refreshScript('dnf')]);
     const up = x.get('copa: dnf upgrade curl-minimal openssl-libs')!;
     expect(up.args).toEqual(['sh', '-c', inImageInstallScript('dnf', false), 'copa-rpm', 'curl-minimal', 'openssl-libs']);
     expect(up.ignoreCache).toBe(false);
+    expect(up.env.some((e) => e.startsWith('COPA_REFRESH='))).toBe(false);
     // The cache the refresh filled, the history database on an empty mount, logs on a tmpfs, results beside the image.
     // (LLB lists mounts sorted by destination.)
     expect(up.mounts.slice(1)).toEqual([

@@ -13,6 +13,7 @@ import { CopaError } from '../../engine/errors.js';
 import { fileExists, readText, readTextIfExists, solveState } from '../../engine/solve.js';
 import { summarizeNames } from '../../engine/names.js';
 import { STATUS_MOUNT } from '../../engine/step-status.js';
+import { everyPatch } from '../../engine/refresh-step.js';
 import type { InstallContext, InstallPlan, InstallResult, Installed, PackageManager } from '../../engine/package-manager.js';
 import { INSTALLED_DB, parseApkInstalled, readApkDb, versionsOf, type ApkDb } from './db.js';
 import { APK_UPDATE, APK_UPGRADE, APK_UPGRADE_ALL, IN_IMAGE_CACHE, TARGET, TOOLING_CACHE, type ApkRunner } from './apk-scripts.js';
@@ -78,9 +79,9 @@ async function upgrade(ctx: InstallContext, current: Installed<ApkImage>, plan: 
 
   const refresh = base.run({
     args: ['sh', '-c', APK_UPDATE[runner]],
+    env: everyPatch(ctx),
     user: ROOT,
     network: ctx.network,
-    ignoreCache: true, // package indexes must always be fresh
     mounts: [{ dest: cache }, { dest: STATUS_MOUNT }, ...target],
     name: `copa: refresh package indexes (apk update in ${where})`,
   });

@@ -15,6 +15,7 @@ import { APT_CANDIDATES, APT_FETCH, APT_INSTALL, APT_UPDATE, APT_UPGRADE_ALL, DP
 import { debianRelease } from './release.js';
 import { summarizeNames } from '../../engine/names.js';
 import { STATUS_MOUNT } from '../../engine/step-status.js';
+import { everyPatch } from '../../engine/refresh-step.js';
 import { assertListsFetched } from './lists.js';
 import { dpkgTooling } from './tooling.js';
 import { createHash } from 'node:crypto';
@@ -44,9 +45,9 @@ function aptScratchMounts(lists: State | null) {
 async function refreshLists(ctx: Ctx, base: State, what: string): Promise<State> {
   const update = base.run({
     args: ['sh', '-c', APT_UPDATE],
+    env: everyPatch(ctx),
     user: ROOT,
     network: ctx.network,
-    ignoreCache: true, // package indexes must always be fresh
     mounts: [
       ...aptScratchMounts(null),
       { dest: STATUS_MOUNT },

@@ -20,6 +20,7 @@ import { readTextIfExists, solveState } from '../../engine/solve.js';
 import { summarizeNames } from '../../engine/names.js';
 import { isSafePackageName } from '../../engine/pkgname.js';
 import { STATUS_MOUNT } from '../../engine/step-status.js';
+import { everyPatch } from '../../engine/refresh-step.js';
 import { escapeControls } from '../../engine/text.js';
 import type { ImageView, InstallContext, InstallPlan, InstallResult, Installed, PackageManager } from '../../engine/package-manager.js';
 import { MANIFEST_2, RPMDB_DIRS, RPMDB_FILES, nevraSpec, parseManifest, parseRpmQuery, versionsOf, type ManifestLine, type RpmDbFormat } from './db.js';
@@ -177,10 +178,9 @@ async function inImage(ctx: InstallContext, db: RpmImage, tool: RpmTool, plan: I
   const logs: MountSpec[] = [{ dest: LOG_DIR, type: 'tmpfs' }, ...(tool === 'zypper' ? [{ dest: '/var/log/zypp', type: 'tmpfs' as const }] : [])];
   const refresh = ctx.state.run({
     args: ['sh', '-c', refreshScript(tool)],
-    env: toolEnv(tool),
+    env: everyPatch(ctx, toolEnv(tool)),
     user: ROOT,
     network: ctx.network,
-    ignoreCache: true, // repository metadata must always be fresh
     mounts: [...paths.caches.map((d) => ({ dest: d })), ...state(), ...logs, { dest: STATUS_MOUNT }],
     name: `copa: refresh repository metadata (${tool} in ${where})`,
   });
@@ -232,10 +232,9 @@ async function viaTooling(ctx: InstallContext, current: Installed<RpmImage>, pla
 
   const refresh = tooling.run({
     args: ['sh', '-c', refreshScript(tool, opts)],
-    env,
+    env: everyPatch(ctx, env),
     user: ROOT,
     network: ctx.network,
-    ignoreCache: true,
     mounts: [{ dest: TARGET, source: ctx.state }, ...keys, { dest: TOOL_CACHE }, { dest: TOOL_PERSIST }, logs, { dest: STATUS_MOUNT }],
     name: `copa: refresh repository metadata (${tool} in ${where})`,
   });

@@ -88,8 +88,10 @@ export async function runPatch(cmd: PatchCommand, env: PatchEnv): Promise<number
     );
 
     outputs = await withAbort(
+      // --compression is for local output (default uncompressed: a load or layout stays
+      // on this machine); a push keeps BuildKit's default, gzip, as the CLI says.
       planOutputs(outputRequests(cmd, conn, env.globals, configDir), {
-        image: { compression: cmd.compression, forceCompression: cmd.forceCompression },
+        image: cmd.push ? undefined : { compression: cmd.compression, forceCompression: cmd.forceCompression },
       }),
       env.signal,
     );

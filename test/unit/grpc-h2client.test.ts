@@ -325,7 +325,7 @@ describe('GrpcChannel over a Duplex', () => {
       void m;
       if (++n === 3) break;
     }
-    for (let i = 0; i < 100 && !serverSawClose; i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 500 && !serverSawClose; i++) await new Promise((r) => setTimeout(r, 20));
     expect(serverSawClose).toBe(true);
     expect(s(await channel.unary(raw('/t.S/Echo'), b('still')))).toBe('echo:still');
   });

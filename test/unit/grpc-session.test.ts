@@ -72,7 +72,7 @@ describe('BuildKitSession', () => {
     });
     cleanups.push(() => session.close());
     expect(session.id).toBe('sess-123');
-    for (let i = 0; i < 100 && !daemon; i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 1000 && !daemon; i++) await new Promise((r) => setTimeout(r, 10));
     expect(daemon).toBeDefined();
 
     const h = sessionCall!.headers;

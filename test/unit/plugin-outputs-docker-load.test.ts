@@ -174,7 +174,7 @@ describe('docker load over the Engine API', () => {
     let finished = false;
     w.on('finish', () => (finished = true));
     w.end(tarLike(10_000));
-    for (let i = 0; i < 100 && !answer; i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 1000 && !answer; i++) await new Promise((r) => setTimeout(r, 10));
     expect(answer).toBeDefined();
     await new Promise((r) => setTimeout(r, 50));
     expect(finished).toBe(false); // body sent, engine has not answered yet

@@ -467,7 +467,7 @@ export function parsePatchArgs(args: readonly string[]): PatchCommand {
   if (Boolean(cert) !== Boolean(key)) throw new UsageError('--cert and --key must be given together', C);
   if (output && !report) warnings.push('--output is ignored without --report: a VEX document needs the list of fixed vulnerabilities');
   if (push && (compression !== 'uncompressed' || bool(p, 'force-compression'))) {
-    warnings.push('--compression/--force-compression apply to local output only; pushed layers keep BuildKit\'s default compression');
+    warnings.push('--compression/--force-compression apply to local output only; a pushed patch layer is always gzip');
   }
   if ((cacert || cert) && addr && !addr.startsWith('tcp://')) warnings.push('--cacert/--cert/--key are used for tcp:// addresses only');
 

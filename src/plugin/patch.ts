@@ -24,6 +24,17 @@ import { planOutputs, type OutputPlan, type OutputRequest, type OutputResult } f
 import { authService } from './session/auth.js';
 import { fileSendService } from './session/filesend.js';
 
+/**
+ * --compression is for local output (default uncompressed: a load or a layout stays on this
+ * machine). A pushed patch layer is gzip, as registries and every runtime expect, at the
+ * fastest level (as go-containerregistry does): for debian:12 + openssl 13.4 MB in 0.5 s
+ * instead of 12.2 MB in 1.2 s at gzip's default level. Forced, because BuildKit otherwise reuses
+ * whatever blob an earlier export of the same result made (an uncompressed one after a local
+ * load); layers that already have a gzip blob (the original's, as pulled) keep it and their
+ * digests — only an original with zstd layers would see them recompressed.
+ */
+const PUSHED_LAYER = { compression: 'gzip', compressionLevel: 1, forceCompression: true } as const;
+
 export interface PatchEnv {
   globals: DockerGlobals;
   prog: string;
@@ -88,10 +99,8 @@ export async function runPatch(cmd: PatchCommand, env: PatchEnv): Promise<number
     );
 
     outputs = await withAbort(
-      // --compression is for local output (default uncompressed: a load or layout stays
-      // on this machine); a push keeps BuildKit's default, gzip, as the CLI says.
       planOutputs(outputRequests(cmd, conn, env.globals, configDir), {
-        image: cmd.push ? undefined : { compression: cmd.compression, forceCompression: cmd.forceCompression },
+        image: cmd.push ? PUSHED_LAYER : { compression: cmd.compression, forceCompression: cmd.forceCompression },
       }),
       env.signal,
     );

@@ -144,9 +144,10 @@ describe('patch pipeline over a fake bridge (pinned LLB)', () => {
 // Pinned before the package-manager contract refactor, which left them unchanged; changed since,
 // on purpose: the apt-get update step gained its /copa-status mount (an unreachable source is an
 // error, not "up to date"), then apt's speed options and the lists cache mount, then the
-// refresh's per-patch token in place of ignore_cache (which emptied that cache mount every time).
+// refresh's per-patch token in place of ignore_cache (which emptied that cache mount every time),
+// then apt-get update without its closing cache build (pkgCacheFile::Generate=false).
 const PINNED = {
-  aptReport: 'sha256:639ed7e1e2d79490c6d3458b0b6443864787f14f558f1412e8d0b870262c32d9',
-  aptAll: 'sha256:0d88d0ad64330cb659ea4de025b35f3fc48b9cb44eb4b3cf2bc82966626b128d',
-  distrolessReport: 'sha256:903770955fe6d4089bde57686e8a783d9db087b648de4aa193d6bd5284f1744a',
+  aptReport: 'sha256:0586d798ade2b8c8d763130b27a104e26a5092304315ee6aa9b57a4ac6dcef29',
+  aptAll: 'sha256:1cecd9f0211e24de122b3a03395fb8c5f489e963cb4035618bfd2609f19d5188',
+  distrolessReport: 'sha256:2eed7b9b7527c663e531f107c1aa9ab6d3f0a0567d8517197a9f72b3296bb10a',
 };

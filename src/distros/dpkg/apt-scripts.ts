@@ -36,12 +36,14 @@ export const LISTS_CACHE = '/copa-lists-cache';
  * to /copa-status for the engine to judge (lists.ts); the step itself always succeeds.
  * apt works on the lists kept in LISTS_CACHE, so a repeat only re-checks each InRelease
  * (and downloads what changed), then hands identical lists on — which lets BuildKit reuse
- * the install step when nothing changed upstream.
+ * the install step when nothing changed upstream. pkgCacheFile::Generate=false: apt-get update
+ * does not build its package cache at the end ("Reading package lists", ~0.5 s) — the step
+ * that installs parses the lists anyway, and fails loudly if they cannot be parsed.
  */
 export const APT_UPDATE = `${PRELUDE}
 mkdir -p /copa-status ${LISTS_CACHE}/partial
 rc=0
-${APT} -o Dir::State::Lists=${LISTS_CACHE} update >/copa-status/update.log 2>&1 || rc=$?
+${APT} -o Dir::State::Lists=${LISTS_CACHE} -o pkgCacheFile::Generate=false update >/copa-status/update.log 2>&1 || rc=$?
 echo "$rc" > /copa-status/rc
 cat /copa-status/update.log
 find ${LISTS_CACHE} -maxdepth 1 -type f ! -name lock -exec cp -p {} /var/lib/apt/lists/ \\;`;

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { encodeDefinition, digestOf } from '../../src/llb/index.js';
-import { patchImage } from '../../src/engine/patch.js';
+import { patchImage, type PatchRequest } from '../../src/engine/patch.js';
+import type { PatchReport } from '../../src/engine/report/index.js';
 import { parseReport } from '../../src/engine/report/index.js';
 import { FakeBridge, aptUpdateOk } from './support/fake-bridge.js';
 import { execs } from './support/steps.js';
@@ -43,6 +44,19 @@ function statusAfter(bumps: Record<string, string>): string {
   return dir;
 }
 
+/** A patch request; the refresh token is pinned so the LLB digests are too. */
+function req(image: string, report: PatchReport | null): PatchRequest {
+  return { image: parseImageRef(image), platform: AMD64, report, ignoreErrors: false, families: FAMILIES, refreshToken: 'patch-1' };
+}
+
+/** debian:12 with apt, where `apt-get upgrade` raises libsystemd0. */
+function aptUpgradeBridge(): FakeBridge {
+  return new FakeBridge({
+    images: { 'docker.io/library/debian:12': { digest: DIGEST, config: CONFIG, dir: join(FIXTURES, 'debian-12') } },
+    steps: { 'copa: refresh package lists': aptUpdateOk(), 'copa: apt-get upgrade': statusAfter({ libsystemd0: '252.40-1~deb12u1' }) },
+  });
+}
+
 function finalDigest(bridge: FakeBridge): string {
   const last = bridge.solved.filter((s) => s.evaluate).at(-1);
   if (!last) throw new Error('nothing was solved for export');
@@ -61,7 +75,7 @@ describe('patch pipeline over a fake bridge (pinned LLB)', () => {
       ['tzdata', '2026b-0+deb12u1', '2025a-0+deb12u1'],
       ['not-here', '1.0', '1.1'],
     ]);
-    const out = await patchImage(bridge, { image: parseImageRef('debian:12'), platform: AMD64, report, ignoreErrors: false, families: FAMILIES, refreshToken: 'patch-1' });
+    const out = await patchImage(bridge, req('debian:12', report));
     expect(out.kind).toBe('patched');
     expect(out.packages.map((p) => [p.name, p.status, p.finalVersion ?? null])).toEqual([
       ['not-here', 'not-installed', null],
@@ -80,11 +94,8 @@ describe('patch pipeline over a fake bridge (pinned LLB)', () => {
   });
 
   it('debian 12 with apt, no report: apt-get upgrade', async () => {
-    const bridge = new FakeBridge({
-      images: { 'docker.io/library/debian:12': { digest: DIGEST, config: CONFIG, dir: join(FIXTURES, 'debian-12') } },
-      steps: { 'copa: refresh package lists': aptUpdateOk(), 'copa: apt-get upgrade': statusAfter({ libsystemd0: '252.40-1~deb12u1' }) },
-    });
-    const out = await patchImage(bridge, { image: parseImageRef('debian:12'), platform: AMD64, report: null, ignoreErrors: false, families: FAMILIES, refreshToken: 'patch-1' });
+    const bridge = aptUpgradeBridge();
+    const out = await patchImage(bridge, req('debian:12', null));
     expect(out.kind).toBe('patched');
     expect(out.packages.map((p) => [p.name, p.installedVersion, p.finalVersion])).toEqual([['libsystemd0', '252.39-1~deb12u2', '252.40-1~deb12u1']]);
     expect(finalDigest(bridge)).toBe(PINNED.aptAll);
@@ -92,11 +103,8 @@ describe('patch pipeline over a fake bridge (pinned LLB)', () => {
 
   it('every patch refreshes the lists: a new token per patch (never ignore_cache, which would empty the lists cache mount)', async () => {
     const run = async (refreshToken?: string) => {
-      const bridge = new FakeBridge({
-        images: { 'docker.io/library/debian:12': { digest: DIGEST, config: CONFIG, dir: join(FIXTURES, 'debian-12') } },
-        steps: { 'copa: refresh package lists': aptUpdateOk(), 'copa: apt-get upgrade': statusAfter({ libsystemd0: '252.40-1~deb12u1' }) },
-      });
-      await patchImage(bridge, { image: parseImageRef('debian:12'), platform: AMD64, report: null, ignoreErrors: false, families: FAMILIES, refreshToken });
+      const bridge = aptUpgradeBridge();
+      await patchImage(bridge, { ...req('debian:12', null), refreshToken });
       const refresh = [...execs(bridge).values()].find((e) => e.args.join(' ').includes('update >/copa-status/update.log'))!;
       return { digest: finalDigest(bridge), refresh };
     };
@@ -128,7 +136,7 @@ describe('patch pipeline over a fake bridge (pinned LLB)', () => {
       steps: { 'copa: refresh package lists': aptUpdateOk(), 'copa: download': fetched },
     });
     const report = trivy([['libssl3', '3.0.20-1~deb12u2', '3.0.20-1~deb12u3']]);
-    const out = await patchImage(bridge, { image: parseImageRef('debian:12-distroless'), platform: AMD64, report, ignoreErrors: false, families: FAMILIES, refreshToken: 'patch-1' });
+    const out = await patchImage(bridge, req('debian:12-distroless', report));
     expect(out.kind).toBe('patched');
     expect(out.packages.map((p) => [p.name, p.status, p.finalVersion])).toEqual([['libssl3', 'patched', '3.0.20-1~deb12u3']]);
     expect(bridge.stepNames()).toEqual([

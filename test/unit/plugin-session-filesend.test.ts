@@ -16,6 +16,7 @@ import {
 } from '../../src/plugin/session/filesend.js';
 import { lookupType } from '../../src/llb/proto/root.js';
 import { SESSION_METHODS } from '../../src/llb/proto/session.js';
+import { frameMessage } from '../../src/llb/grpc/h2client.js';
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -307,13 +308,7 @@ async function daemonReset(socket: string, chunks: Buffer[], resetWhen: () => bo
       { endStream: false },
     );
     req.on('error', () => undefined);
-    for (const c of chunks) {
-      const msg = encodeBytesMessage(c);
-      const frame = Buffer.alloc(5 + msg.length);
-      frame.writeUInt32BE(msg.length, 1);
-      msg.copy(frame, 5);
-      await new Promise<void>((r) => req.write(frame, () => r()));
-    }
+    for (const c of chunks) await new Promise<void>((r) => req.write(frameMessage(encodeBytesMessage(c)), () => r()));
     for (let k = 0; k < 1000 && !resetWhen(); k++) await new Promise((res) => setTimeout(res, 5));
     const closed = new Promise<void>((r) => req.once('close', () => r()));
     req.destroy(new Error('daemon gave up'));

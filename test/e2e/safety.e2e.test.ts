@@ -5,7 +5,7 @@
 // BuildKit's own Dockerfile frontend.
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { fetchConfig, fetchRawManifest, listLayers, readFileFromImage, registryRef, testbed, dpkgVersions, upgradableFromSecurity } from '../env/testbed.js';
+import { fetchConfig, fetchRawManifest, imageFilesystem, listLayers, normPath, parseControl, readFileFromImage, readLayerFiles, registryRef, testbed, dpkgVersions, upgradableFromSecurity } from '../env/testbed.js';
 import { frontendImage } from './support/frontend-image.js';
 import { gatewayPatch } from './support/gateway.js';
 import { reportDir, trivyReport, type Finding } from './support/reports.js';
@@ -127,6 +127,37 @@ describe('package sources that cannot be reached', () => {
     const p = await dockerCopa(['patch', '-i', dead, '-t', 'dead-patched', '--push', '--addr', testbed().buildkitAddr, '--progress', 'plain']);
     expect(p.code).toBe(1);
     expect(p.stderr).toContain('could not fetch the package lists from http://127.0.0.1:9/debian');
+  });
+});
+
+describe('what apt leaves in the patch layer', () => {
+  // The install step copies up the files of the packages it upgrades before dpkg runs (for
+  // speed); the layer must still hold only what the upgrade changed.
+  it('an edited conffile stays edited and out of the layer, and no layer entry repeats the original file', async () => {
+    const status = parseControl((await readFileFromImage(POINT(), '/var/lib/dpkg/status')).toString());
+    const names = new Set(upgradable.map((u) => u.name));
+    const owner = status.find((p) => names.has(p.Package!) && /^\/\S+ [0-9a-f]{32}$/m.test(p.Conffiles ?? ''));
+    expect(owner, 'an upgradable package that owns a conffile').toBeTruthy();
+    const conffile = /^(\/\S+) [0-9a-f]{32}$/m.exec(owner!.Conffiles!)![1]!;
+    const edited = await buildImage('edited-conffile', `FROM ${POINT()}\nRUN echo '# edited by the site' >> ${conffile}\n`);
+    const before = await imageFilesystem(edited);
+
+    const r = await frontendPatch(edited, { report: trivyReport({ family: 'debian', name: debianVersion }, upgradable) });
+    expect(r.code, r.out).toBe(0);
+    const versions = await dpkgVersions(r.target);
+    for (const u of upgradable) expect(versions.get(u.name), u.name).toBe(u.fixed);
+    expect((await readFileFromImage(r.target, conffile)).toString()).toMatch(/# edited by the site\n$/);
+
+    const layer = await readLayerFiles(r.target, -1);
+    expect(layer.has(normPath(conffile)), `${conffile} in the patch layer`).toBe(false);
+    const unchanged = [...layer]
+      .filter(([path, e]) => {
+        const b = before.get(path);
+        return e.type === 'file' && b?.type === 'file' && b.mode === e.mode && b.uid === e.uid && b.gid === e.gid && b.mtime === e.mtime && b.content!.equals(e.content!);
+      })
+      .map(([path]) => path);
+    expect(unchanged).toEqual([]);
+    expect([...layer.keys()].filter((p) => p.startsWith('var/cache/apt/') || p.includes('.dpkg-'))).toEqual([]);
   });
 });
 

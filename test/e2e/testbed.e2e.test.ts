@@ -160,8 +160,8 @@ describe('test bed helpers', () => {
   });
 
   it('apply whiteouts and opaque directories across layers', () => {
-    const file = (c: string): TarEntry => ({ type: 'file', mode: 0o644, uid: 0, gid: 0, content: Buffer.from(c) });
-    const dir: TarEntry = { type: 'dir', mode: 0o755, uid: 0, gid: 0 };
+    const file = (c: string): TarEntry => ({ type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: 0, content: Buffer.from(c) });
+    const dir: TarEntry = { type: 'dir', mode: 0o755, uid: 0, gid: 0, mtime: 0 };
     const fs = applyLayers([
       [
         { path: 'etc', entry: dir }, { path: 'etc/a', entry: file('a') }, { path: 'etc/b', entry: file('b') },

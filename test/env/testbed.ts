@@ -433,6 +433,8 @@ export interface TarEntry {
   mode: number;
   uid: number;
   gid: number;
+  /** modification time, seconds since the epoch (a PAX mtime keeps its fraction) */
+  mtime: number;
   /** regular files only */
   content?: Buffer;
   /** symlink target, or hard-link target path (normalised like keys) */
@@ -519,6 +521,7 @@ export function parseTar(tar: Buffer): { path: string; entry: TarEntry }[] {
         mode: tarNumber(h, 100, 8) & 0o7777,
         uid: attrs.uid ? Number(attrs.uid) : tarNumber(h, 108, 8),
         gid: attrs.gid ? Number(attrs.gid) : tarNumber(h, 116, 8),
+        mtime: attrs.mtime ? Number(attrs.mtime) : tarNumber(h, 136, 12),
         ...(type === 'file' ? { content: Buffer.from(data) } : {}),
         ...(type === 'symlink' || type === 'hardlink' ? { linkname } : {}),
       },

@@ -153,9 +153,10 @@ describe('patch pipeline over a fake bridge (pinned LLB)', () => {
 // on purpose: the apt-get update step gained its /copa-status mount (an unreachable source is an
 // error, not "up to date"), then apt's speed options and the lists cache mount, then the
 // refresh's per-patch token in place of ignore_cache (which emptied that cache mount every time),
-// then apt-get update without its closing cache build (pkgCacheFile::Generate=false).
+// then apt-get update without its closing cache build (pkgCacheFile::Generate=false), then
+// gzip indexes for the update and the install step's parallel copy-up (its apt hook).
 const PINNED = {
-  aptReport: 'sha256:0586d798ade2b8c8d763130b27a104e26a5092304315ee6aa9b57a4ac6dcef29',
-  aptAll: 'sha256:1cecd9f0211e24de122b3a03395fb8c5f489e963cb4035618bfd2609f19d5188',
-  distrolessReport: 'sha256:2eed7b9b7527c663e531f107c1aa9ab6d3f0a0567d8517197a9f72b3296bb10a',
+  aptReport: 'sha256:486b2d628d8a518f97910348f6aaa5cd5adcfed0657b11564cb25c624a6e156b',
+  aptAll: 'sha256:798dad7207350dc8ba50abe3ff6e1e7477004e75d72372095356b06dbfe345b9',
+  distrolessReport: 'sha256:340e4d0272f2486b2a71fa5bf8c1ec633f23f4b6b9bc49629f82e87f66d370a1',
 };

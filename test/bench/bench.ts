@@ -4,6 +4,8 @@
 // "Cold" means BuildKit's cache was pruned first (the image is pulled from the bed registry
 // and unpacked again, the package lists fetched again); "warm" is the same patch again. Each
 // cold plugin patch also prints where its time went, from BuildKit's own vertex timings.
+// `npm run bench -- --against <git ref> [--rounds N]` adds before/after medians of the Debian
+// patches, alternating that commit's plugin and frontend with this tree's (against.ts).
 import { spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,6 +15,7 @@ import { frontendImage } from '../e2e/support/frontend-image.js';
 import { reportDir, trivyReport, type Finding } from '../e2e/support/reports.js';
 import { dockerCopa } from '../e2e/support/plugin.js';
 import { buildImage } from '../e2e/support/images.js';
+import { alternate, baselineSide, currentSide, type Side } from './against.js';
 
 const root = repoRoot();
 const binary = join(root, 'build/docker-copa');
@@ -96,8 +99,24 @@ async function timed<T extends { code: number; stderr: string; stdout?: string }
 }
 
 /** A plugin patch pushed to the bed registry, with rawjson progress for the breakdown. */
-function pluginPatch(image: string, report: string | null, tag: string) {
-  return () => dockerCopa(['patch', '-i', image, ...(report ? ['-r', report] : []), '-t', tag, '--push', '--addr', testbed().buildkitAddr, '--progress', 'rawjson']);
+function pluginPatch(image: string, report: string | null, tag: string, env: Record<string, string> = {}) {
+  return () => dockerCopa(['patch', '-i', image, ...(report ? ['-r', report] : []), '-t', tag, '--push', '--addr', testbed().buildkitAddr, '--progress', 'rawjson'], env);
+}
+
+/** The same patch through a frontend image (buildctl, gateway.v0), report as a named context. */
+function frontendPatch(frontend: string, image: string, report: { dir: string }, tag: string) {
+  return () =>
+    runBuildctl(['build', '--progress=rawjson', '--frontend', 'gateway.v0', '--opt', `source=${frontend}`, '--opt', `image=${image}`,
+      '--local', `report=${report.dir}`, '--opt', 'context:report=local:report', '--opt', 'report=report.json',
+      '--output', `type=image,name=${registryRef(`bench:${tag}`)},push=true,registry.insecure=true`]);
+}
+
+function option(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  if (i < 0) return undefined;
+  const v = process.argv[i + 1];
+  if (!v || v.startsWith('--')) throw new Error(`${name} needs a value`);
+  return v;
 }
 
 /** Cold (pruned) then warm: two rows and the cold run's breakdown. */
@@ -151,10 +170,7 @@ async function main() {
   await coldWarm(`docker copa patch debian:12-pointrelease, ${small.findings.length} packages`, (t) => pluginPatch(point, small.file, t));
   await coldWarm('docker copa patch debian:12-pointrelease, update-all (no report)', (t) => pluginPatch(point, null, t));
 
-  const viaFrontend = (tag: string) => () =>
-    runBuildctl(['build', '--progress=rawjson', '--frontend', 'gateway.v0', '--opt', `source=${fe}`, '--opt', `image=${openssl}`,
-      '--local', `report=${big.dir}`, '--opt', 'context:report=local:report', '--opt', 'report=report.json',
-      '--output', `type=image,name=${registryRef(`bench:${tag}`)},push=true,registry.insecure=true`]);
+  const viaFrontend = (tag: string) => frontendPatch(fe, openssl, big, tag);
   await coldWarm(`frontend (buildctl gateway.v0): debian:12-pointrelease + openssl, ${big.findings.length} packages`, viaFrontend);
 
   // The frontend's start-up inside BuildKit: from the solve's start to its first request
@@ -179,12 +195,47 @@ async function main() {
   );
   await coldWarm(`docker copa patch alpine:3.20-pointrelease, ${bumped.length} packages`, (t) => pluginPatch(alpine, alpineReport, t));
 
+  const against = option('--against');
+  const comparison: Array<[string, string, string, string]> = [];
+  if (against) {
+    const rounds = Number(option('--rounds') ?? 3);
+    if (!Number.isInteger(rounds) || rounds < 1) throw new Error('--rounds must be a whole number ≥ 1');
+    const { side: before, dispose } = await baselineSide(root, against);
+    let disposeAfter = () => {};
+    try {
+      const current = await currentSide(root);
+      disposeAfter = current.dispose;
+      const after = current.side;
+      const scenarios: Array<[string, (side: Side, tag: string) => () => Promise<{ code: number; stderr: string; stdout?: string }>]> = [
+        [`plugin, debian:12-pointrelease + openssl (${big.findings.length} packages)`, (s, t) => pluginPatch(openssl, big.file, t, { DOCKER_CONFIG: s.dockerConfig })],
+        ['plugin, debian:12-pointrelease update-all', (s, t) => pluginPatch(point, null, t, { DOCKER_CONFIG: s.dockerConfig })],
+        [`frontend, debian:12-pointrelease + openssl (${big.findings.length} packages)`, (s, t) => frontendPatch(s.frontend, openssl, big, t)],
+      ];
+      for (const [what, run] of scenarios) {
+        const t = await alternate([before, after], rounds, prune, async (s, tag) => (await timed(run(s, tag))).s);
+        const [b, a] = [t.get(before)!, t.get(after)!];
+        const list = (xs: number[]) => `${median(xs).toFixed(1)} s (${xs.map((x) => x.toFixed(1)).join(' ')})`;
+        comparison.push([`${what}, cold`, list(b.cold), list(a.cold), `${(median(a.cold) / median(b.cold)).toFixed(2)}×`]);
+        comparison.push([`${what}, warm`, list(b.warm), list(a.warm), `${(median(a.warm) / median(b.warm)).toFixed(2)}×`]);
+      }
+      comparison.unshift(['', `before: ${before.label}`, `after: ${after.label}`, `medians of ${rounds}`]);
+    } finally {
+      dispose();
+      disposeAfter();
+    }
+  }
+
   const w = rows.reduce((n, [k]) => Math.max(n, k.length), 0);
   console.log(`\n${'metric'.padEnd(w)}  value\n${'-'.repeat(w)}  -----`);
   for (const [k, v] of rows) console.log(`${k.padEnd(w)}  ${v}`);
   for (const [what, steps] of breakdowns) {
     console.log(`\n${what}: where the time went (BuildKit vertex timings, s)`);
     for (const [name, s] of [...steps.slice(0, -1).slice(0, 8), ...steps.slice(-1)]) console.log(`  ${s.toFixed(2).padStart(6)}  ${name}`);
+  }
+  if (comparison.length) {
+    const cw = comparison.map((row) => row.map((c) => c.length)).reduce((m, r) => m.map((x, i) => Math.max(x, r[i]!)));
+    console.log('\nbefore / after, alternating runs on the same BuildKit (cold = pruned first)');
+    for (const row of comparison) console.log(row.map((c, i) => c.padEnd(cw[i]!)).join('  ').trimEnd());
   }
 }
 

@@ -48,16 +48,19 @@ export async function nodeBaseImage(): Promise<string> {
   return ref;
 }
 
-/** The frontend image built from Dockerfile.frontend and build/frontend.mjs, tagged by content. */
-export async function frontendImage(): Promise<string> {
-  const bundle = readFileSync(join(repoRoot, 'build/frontend.mjs'));
-  const dockerfile = readFileSync(join(repoRoot, 'Dockerfile.frontend'));
+/**
+ * The frontend image built from Dockerfile.frontend and build/frontend.mjs, tagged by content;
+ * of this checkout, or of another (the bench's baseline worktree).
+ */
+export async function frontendImage(root = repoRoot): Promise<string> {
+  const bundle = readFileSync(join(root, 'build/frontend.mjs'));
+  const dockerfile = readFileSync(join(root, 'Dockerfile.frontend'));
   const base = await nodeBaseImage();
   const tag = createHash('sha256').update(bundle).update(dockerfile).update(base).digest('hex').slice(0, 12);
   const ref = registryRef(`copa-frontend:${tag}`);
   if (await exists(ref)) return ref;
   await buildctlOk([
-    'build', '--frontend', 'dockerfile.v0', '--local', `context=${repoRoot}`, '--local', `dockerfile=${repoRoot}`,
+    'build', '--frontend', 'dockerfile.v0', '--local', `context=${root}`, '--local', `dockerfile=${root}`,
     '--opt', 'filename=Dockerfile.frontend', '--opt', `build-arg:NODE_IMAGE=${base}`,
     '--output', `type=image,name=${ref},push=true,registry.insecure=true`,
   ]);

@@ -16,6 +16,7 @@ import { reportDir, trivyReport, type Finding } from '../e2e/support/reports.js'
 import { dockerCopa } from '../e2e/support/plugin.js';
 import { buildImage } from '../e2e/support/images.js';
 import { alternate, baselineSide, currentSide, type Side } from './against.js';
+import { breakdown, progress } from './timings.js';
 
 const root = repoRoot();
 const binary = join(root, 'build/docker-copa');
@@ -35,59 +36,6 @@ function up() {
 async function prune() {
   const r = await runBuildctl(['prune', '--all']);
   if (r.code !== 0) throw new Error(r.stderr);
-}
-
-interface Vertex {
-  digest: string;
-  name?: string;
-  started?: string;
-  completed?: string;
-  cached?: boolean;
-}
-
-/** Every vertex of a rawjson progress stream, merged by digest, in order of first appearance. */
-function vertices(output: string): Vertex[] {
-  const out = new Map<string, Vertex>();
-  for (const line of output.split('\n')) {
-    if (!line.startsWith('{')) continue;
-    try {
-      for (const v of (JSON.parse(line) as { vertexes?: Vertex[] }).vertexes ?? []) out.set(v.digest, { ...out.get(v.digest), ...v });
-    } catch {
-      /* not a status line */
-    }
-  }
-  return [...out.values()];
-}
-
-/** Seconds each step took (steps of the same name added up), longest first. */
-function breakdown(vs: Vertex[]): Array<[string, number]> {
-  const by = new Map<string, number>();
-  for (const v of vs) {
-    if (!v.started || !v.completed || v.cached) continue;
-    const s = (Date.parse(v.completed) - Date.parse(v.started)) / 1000;
-    const name = (v.name ?? v.digest).replace(/sha256:[0-9a-f]{64}/g, '…').slice(0, 90);
-    by.set(name, (by.get(name) ?? 0) + s);
-  }
-  return [...by].filter(([, s]) => s >= 0.05).sort((a, b) => b[1] - a[1]);
-}
-
-/**
- * Seconds of the wall time that no BuildKit step covers: client start-up, connecting, the
- * engine's reads between solves, and the gaps until the exporter ends.
- */
-function outsideSteps(vs: Vertex[], wall: number): number {
-  const spans = vs
-    .filter((v) => v.started && v.completed)
-    .map((v) => [Date.parse(v.started!), Date.parse(v.completed!)] as const)
-    .sort((a, b) => a[0] - b[0]);
-  let covered = 0;
-  let end = -Infinity;
-  for (const [s, e] of spans) {
-    if (e <= end) continue;
-    covered += e - Math.max(s, end);
-    end = e;
-  }
-  return Math.max(0, wall - covered / 1000);
 }
 
 /** Wall time of `fn`; it must succeed. */
@@ -124,8 +72,7 @@ async function coldWarm(what: string, run: (tag: string) => () => Promise<{ code
   await prune();
   const cold = await timed(run(`bench-${Date.now()}-c`));
   rows.push([`${what}, cold BuildKit cache`, `${cold.s.toFixed(1)} s`]);
-  const vs = vertices(cold.r.stderr + (cold.r.stdout ?? ''));
-  breakdowns.push([`${what}, cold`, [...breakdown(vs), ['(in no BuildKit step: start-up, reads, gaps)', outsideSteps(vs, cold.s)]]]);
+  breakdowns.push([`${what}, cold`, breakdown(progress(cold.r.stderr + (cold.r.stdout ?? '')), cold.s)]);
   const warm = await timed(run(`bench-${Date.now()}-w`));
   rows.push([`${what}, warm BuildKit cache`, `${warm.s.toFixed(1)} s`]);
 }
@@ -176,7 +123,7 @@ async function main() {
   // The frontend's start-up inside BuildKit: from the solve's start to its first request
   // (the image it is asked to patch being resolved), with the frontend image cached.
   const st = await timed(viaFrontend(`bench-${Date.now()}-s`));
-  const vs = vertices(st.r.stderr + st.r.stdout);
+  const vs = progress(st.r.stderr + st.r.stdout).vertices;
   const t0 = vs.reduce((m, v) => (v.started ? Math.min(m, Date.parse(v.started)) : m), Infinity);
   const first = vs.find((v) => v.started && (v.name ?? '').includes('bench:bench-openssl'));
   if (first) rows.push(['frontend start-up inside BuildKit (solve start to its first request)', `${((Date.parse(first.started!) - t0) / 1000).toFixed(2)} s`]);
@@ -229,7 +176,7 @@ async function main() {
   console.log(`\n${'metric'.padEnd(w)}  value\n${'-'.repeat(w)}  -----`);
   for (const [k, v] of rows) console.log(`${k.padEnd(w)}  ${v}`);
   for (const [what, steps] of breakdowns) {
-    console.log(`\n${what}: where the time went (BuildKit vertex timings, s)`);
+    console.log(`\n${what}: where the time went (BuildKit's steps and their sub-tasks, s)`);
     for (const [name, s] of [...steps.slice(0, -1).slice(0, 8), ...steps.slice(-1)]) console.log(`  ${s.toFixed(2).padStart(6)}  ${name}`);
   }
   if (comparison.length) {

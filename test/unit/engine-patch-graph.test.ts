@@ -156,7 +156,7 @@ describe('patch pipeline over a fake bridge (pinned LLB)', () => {
 // then apt-get update without its closing cache build (pkgCacheFile::Generate=false), then
 // gzip indexes for the update and the install step's parallel copy-up (its apt hook).
 const PINNED = {
-  aptReport: 'sha256:486b2d628d8a518f97910348f6aaa5cd5adcfed0657b11564cb25c624a6e156b',
-  aptAll: 'sha256:798dad7207350dc8ba50abe3ff6e1e7477004e75d72372095356b06dbfe345b9',
+  aptReport: 'sha256:7a30efafcf6bee1e6052391092170c634ef0df4c01fe79c7a3d5371656d6ed0a',
+  aptAll: 'sha256:131d9891080cd2191e49bb60630eaa25cec488a837a10a93d2cb744a283cbffd',
   distrolessReport: 'sha256:340e4d0272f2486b2a71fa5bf8c1ec633f23f4b6b9bc49629f82e87f66d370a1',
 };

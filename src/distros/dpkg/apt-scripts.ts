@@ -67,15 +67,17 @@ const COPIED_UP = '/var/cache/apt/copa-copied-up';
  * of the layer; only existing regular files with one link are opened (a copy-up would split a
  * hard link). Best effort, always exits 0: a file missed here is one dpkg copies up itself.
  * As apt's hook (--hook) it first waits for the copy-up the step started before apt ran,
- * which then lists the packages it did in COPIED_UP, and skips those.
+ * which then lists the packages it did in COPIED_UP, and skips those (it waits 30 s at most:
+ * a copy-up that never ends only costs time, it never holds dpkg back).
  */
 const WRITE_COPY_UP = `cat > ${COPY_UP} <<'COPA_COPY_UP'
 nl='
 '
 done=
 if [ "\${1:-}" = --hook ]; then
-  while [ ! -e ${COPIED_UP} ]; do sleep 0.05 2>/dev/null || sleep 1; done
-  done=$(cat ${COPIED_UP})
+  n=0
+  while [ ! -e ${COPIED_UP} ] && [ $n -lt 600 ]; do sleep 0.05 2>/dev/null || sleep 1; n=$((n + 1)); done
+  done=$(cat ${COPIED_UP} 2>/dev/null || true)
 fi
 command -v find >/dev/null 2>&1 && command -v xargs >/dev/null 2>&1 || exit 0
 while IFS= read -r deb; do
@@ -101,7 +103,7 @@ const APT_DPKG = `${APT} -o "DPkg::Pre-Install-Pkgs::=sh ${COPY_UP} --hook"`;
  */
 export const APT_INSTALL = `${PRELUDE}
 ${WRITE_COPY_UP}
-{ printf '%s\\n' "$@" | sh ${COPY_UP}; printf '%s\\n' "$@" > ${COPIED_UP}.new; mv ${COPIED_UP}.new ${COPIED_UP}; } &
+{ printf '%s\\n' "$@" | sh ${COPY_UP}; { printf '%s\\n' "$@" > ${COPIED_UP}.new && mv ${COPIED_UP}.new ${COPIED_UP}; } || : > ${COPIED_UP}; } &
 ${APT_DPKG} install --only-upgrade --no-install-recommends -y -- "$@"`;
 
 /** Upgrade every package that has a newer candidate; apt's hook copies up what it chose. */

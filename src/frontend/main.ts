@@ -8,6 +8,7 @@ import { parseFrontendOptions } from '../engine/options.js';
 import { patchPlatforms } from '../engine/patch-platforms.js';
 import { artifactWarnings } from '../engine/report-target.js';
 import { summaryLines } from '../engine/summary.js';
+import { summarizeNames } from '../engine/names.js';
 import { loadReport } from './report-context.js';
 import { exportResult } from '../engine/result.js';
 import { describeError } from '../engine/errors.js';
@@ -41,11 +42,14 @@ async function main() {
       if (outcome.kind === 'up-to-date') lines.unshift(upToDate);
       for (const l of lines) log(l);
       // A fresh (never cached) step named after the summary: users see it in the build
-      // progress, and warnings attach to it (progress drops warnings on cached steps).
-      const note = State.scratch().file(FileAction.mkfile('/copa-summary.txt', 0o644, lines.join('\n') + '\n'), { name: `copa: summary for ${formatPlatform(platform)}: ${lines[0]}`, ignoreCache: true });
+      // progress, and warnings attach to it (progress drops warnings on cached steps). It
+      // names what was not patched too: every progress mode prints a step's name.
+      const missed = outcome.packages.filter((x) => x.status === 'not-patched');
+      const name = `copa: summary for ${formatPlatform(platform)}: ${lines[0]}${missed.length ? `; NOT PATCHED ${summarizeNames(missed.map((p) => p.name))}` : ''}`;
+      const note = State.scratch().file(FileAction.mkfile('/copa-summary.txt', 0o644, lines.join('\n') + '\n'), { name, ignoreCache: true });
       await bridge.solve(note.marshal({ platform }), { evaluate: true });
       // buildctl and buildx print only a warning's short line, so each one stands alone.
-      for (const p of outcome.packages.filter((x) => x.status === 'not-patched')) {
+      for (const p of missed) {
         await bridge.warn(`copa: NOT PATCHED ${p.name} ${p.installedVersion ?? ''} on ${formatPlatform(platform)}: ${p.reason ?? ''}`, lines);
       }
       if (outcome.kind === 'up-to-date') await bridge.warn(`copa: ${upToDate}`, lines);

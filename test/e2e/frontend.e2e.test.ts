@@ -88,6 +88,9 @@ describe('frontend on debian:12-pointrelease', () => {
     const ok = await patch(POINT, { report, opts: { 'ignore-errors': 'true' } });
     expect(ok.code, ok.out).toBe(0);
     expect(ok.out).toContain(`NOT PATCHED ${target!.name}`);
+    // The summary step names it as well (its name is printed in every progress mode).
+    const summary = ok.out.split('\n').find((l) => l.includes('copa: summary for linux/amd64:'));
+    expect(summary).toContain(`1 not patched, 0 not installed; NOT PATCHED ${target!.name}`);
     if (rest[0]) expectFixed(await dpkgVersions(ok.target), [rest[0]]);
   });
 

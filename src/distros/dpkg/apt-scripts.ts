@@ -51,66 +51,10 @@ echo "$rc" > /copa-status/rc
 cat /copa-status/update.log
 find ${LISTS_CACHE} -maxdepth 1 -type f ! -name lock -exec cp -p {} /var/lib/apt/lists/ \\;`;
 
-/** The install step's copy-up script and its done-marker (a tmpfs: never part of the image). */
-const COPY_UP = '/var/cache/apt/copa-copy-up';
-const COPIED_UP = '/var/cache/apt/copa-copied-up';
+/** Upgrade exactly the named packages ("$@"); never installs a package the image lacks. */
+export const APT_INSTALL = `${PRELUDE}\n${APT} install --only-upgrade --no-install-recommends -y -- "$@"`;
 
-/**
- * Copies up — many at a time — the files that the installed versions of some packages own.
- * It reads one package per line: a name, or a .deb path as apt's DPkg::Pre-Install-Pkgs
- * hook gets them (the name is what precedes the first "_"). Why: before replacing a file,
- * dpkg hard-links the old one as a backup, and on an overlay root (BuildKit's exec) that
- * link first copies the file up from the image layer and syncs it — about a millisecond per
- * file, one after the other (tzdata and perl-base alone own 1,500). In parallel, the syncs
- * share journal commits. Opening a file to append and writing nothing changes neither its
- * bytes nor its metadata, and BuildKit's diff leaves a copied-up file that did not change out
- * of the layer; only existing regular files with one link are opened (a copy-up would split a
- * hard link). Best effort, always exits 0: a file missed here is one dpkg copies up itself.
- * As apt's hook (--hook) it first waits for the copy-up the step started before apt ran,
- * which then lists the packages it did in COPIED_UP, and skips those (it waits 30 s at most:
- * a copy-up that never ends only costs time, it never holds dpkg back).
- */
-const WRITE_COPY_UP = `cat > ${COPY_UP} <<'COPA_COPY_UP'
-nl='
-'
-done=
-if [ "\${1:-}" = --hook ]; then
-  n=0
-  while [ ! -e ${COPIED_UP} ] && [ $n -lt 600 ]; do sleep 0.05 2>/dev/null || sleep 1; n=$((n + 1)); done
-  done=$(cat ${COPIED_UP} 2>/dev/null || true)
-fi
-command -v find >/dev/null 2>&1 && command -v xargs >/dev/null 2>&1 || exit 0
-while IFS= read -r deb; do
-  p=\${deb##*/}
-  p=\${p%%_*}
-  case "$nl$done$nl" in *"$nl$p$nl"*) continue ;; esac
-  for l in "/var/lib/dpkg/info/$p.list" "/var/lib/dpkg/info/$p":*.list; do
-    if [ -f "$l" ]; then cat "$l"; fi
-  done
-done | tr '\\n' '\\0' \\
-  | xargs -0 -r sh -c 'find "$@" -maxdepth 0 -type f -links 1 -print0 2>/dev/null; true' copa-find \\
-  | xargs -0 -r -P 16 -n 64 sh -c 'for f in "$@"; do : >>"$f"; done 2>/dev/null; true' copa-copy-up
-exit 0
-COPA_COPY_UP`;
-
-/** apt for the steps that run dpkg in the image: the copy-up runs again as its hook. */
-const APT_DPKG = `${APT} -o "DPkg::Pre-Install-Pkgs::=sh ${COPY_UP} --hook"`;
-
-/**
- * Upgrade exactly the named packages ("$@"); never installs a package the image lacks. The
- * named packages are copied up while apt resolves and downloads; its hook adds what apt
- * pulled in besides.
- */
-export const APT_INSTALL = `${PRELUDE}
-${WRITE_COPY_UP}
-{ printf '%s\\n' "$@" | sh ${COPY_UP}; { printf '%s\\n' "$@" > ${COPIED_UP}.new && mv ${COPIED_UP}.new ${COPIED_UP}; } || : > ${COPIED_UP}; } &
-${APT_DPKG} install --only-upgrade --no-install-recommends -y -- "$@"`;
-
-/** Upgrade every package that has a newer candidate; apt's hook copies up what it chose. */
-export const APT_UPGRADE_ALL = `${PRELUDE}
-${WRITE_COPY_UP}
-: > ${COPIED_UP}
-${APT_DPKG} upgrade --no-install-recommends -y`;
+export const APT_UPGRADE_ALL = `${PRELUDE}\n${APT} upgrade --no-install-recommends -y`;
 
 /** Tooling image: print the candidate stanza of each named package to /out/candidates. */
 export const APT_CANDIDATES = `${PRELUDE}

@@ -15,6 +15,7 @@ import { frontendImage } from '../e2e/support/frontend-image.js';
 import { reportDir, trivyReport, type Finding } from '../e2e/support/reports.js';
 import { dockerCopa } from '../e2e/support/plugin.js';
 import { buildImage } from '../e2e/support/images.js';
+import { gatewayPatch } from '../e2e/support/gateway.js';
 import { alternate, baselineSide, currentSide, type Side } from './against.js';
 import { breakdown, progress } from './timings.js';
 
@@ -51,12 +52,12 @@ function pluginPatch(image: string, report: string | null, tag: string, env: Rec
   return () => dockerCopa(['patch', '-i', image, ...(report ? ['-r', report] : []), '-t', tag, '--push', '--addr', testbed().buildkitAddr, '--progress', 'rawjson'], env);
 }
 
-/** The same patch through a frontend image (buildctl, gateway.v0), report as a named context. */
-function frontendPatch(frontend: string, image: string, report: { dir: string }, tag: string) {
-  return () =>
-    runBuildctl(['build', '--progress=rawjson', '--frontend', 'gateway.v0', '--opt', `source=${frontend}`, '--opt', `image=${image}`,
-      '--local', `report=${report.dir}`, '--opt', 'context:report=local:report', '--opt', 'report=report.json',
-      '--output', `type=image,name=${registryRef(`bench:${tag}`)},push=true,registry.insecure=true`]);
+/** The same patch through a frontend image (buildctl, gateway.v0), with rawjson progress. */
+function frontendPatch(frontend: string, image: string, report: { report: object }, tag: string) {
+  return async () => {
+    const r = await gatewayPatch(frontend, image, registryRef(`bench:${tag}`), { report: report.report, progress: 'rawjson' });
+    return { code: r.code, stderr: r.out };
+  };
 }
 
 function option(name: string): string | undefined {
@@ -77,12 +78,12 @@ async function coldWarm(what: string, run: (tag: string) => () => Promise<{ code
   rows.push([`${what}, warm BuildKit cache`, `${warm.s.toFixed(1)} s`]);
 }
 
-async function debianReport(image: string): Promise<{ file: string; dir: string; findings: Finding[] }> {
+async function debianReport(image: string): Promise<{ file: string; report: object; findings: Finding[] }> {
   const installed = await dpkgVersions(image);
   const findings = (await upgradableFromSecurity(image)).map((u) => ({ name: u.name, installed: installed.get(u.name)!, fixed: u.version }));
   const version = (await readFileFromImage(image, '/etc/debian_version')).toString().trim();
-  const dir = reportDir(trivyReport({ family: 'debian', name: version }, findings));
-  return { file: join(dir, 'report.json'), dir, findings };
+  const report = trivyReport({ family: 'debian', name: version }, findings);
+  return { file: join(reportDir(report), 'report.json'), report, findings };
 }
 
 async function main() {
@@ -123,7 +124,7 @@ async function main() {
   // The frontend's start-up inside BuildKit: from the solve's start to its first request
   // (the image it is asked to patch being resolved), with the frontend image cached.
   const st = await timed(viaFrontend(`bench-${Date.now()}-s`));
-  const vs = progress(st.r.stderr + st.r.stdout).vertices;
+  const vs = progress(st.r.stderr).vertices;
   const t0 = vs.reduce((m, v) => (v.started ? Math.min(m, Date.parse(v.started)) : m), Infinity);
   const first = vs.find((v) => v.started && (v.name ?? '').includes('bench:bench-openssl'));
   if (first) rows.push(['frontend start-up inside BuildKit (solve start to its first request)', `${((Date.parse(first.started!) - t0) / 1000).toFixed(2)} s`]);

@@ -131,8 +131,8 @@ describe('package sources that cannot be reached', () => {
 });
 
 describe('what apt leaves in the patch layer', () => {
-  // The layer must hold only what the upgrade changed: a guard for any change to how the
-  // install step runs (a parallel copy-up before dpkg was tried and withdrawn).
+  // The layer must hold only what the upgrade changed; dpkg keeps an edited conffile, so that
+  // file must stay out of it.
   it('an edited conffile stays edited and out of the layer, and no layer entry repeats the original file', async () => {
     const status = parseControl((await readFileFromImage(POINT(), '/var/lib/dpkg/status')).toString());
     const names = new Set(upgradable.map((u) => u.name));

@@ -154,8 +154,7 @@ describe('patch pipeline over a fake bridge (pinned LLB)', () => {
 // error, not "up to date"), then apt's speed options and the lists cache mount, then the
 // refresh's per-patch token in place of ignore_cache (which emptied that cache mount every time),
 // then apt-get update without its closing cache build (pkgCacheFile::Generate=false), then
-// gzip indexes for the update (the install step's parallel copy-up came and went: see the
-// apt-scripts.ts history).
+// gzip indexes for the update.
 const PINNED = {
   aptReport: 'sha256:f3e47796e5181f567e93a7e749c4a000e1d3bd531f2046bdfd0f0cad4084f5a5',
   aptAll: 'sha256:8c9f03ed8166b17271686ff9a460ec4a65b10b8a47701d9c67e354c87e1f5bd4',

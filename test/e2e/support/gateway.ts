@@ -10,8 +10,13 @@ export interface GatewayRun {
   target: string;
 }
 
-export async function gatewayPatch(frontend: string, image: string, target: string, o: { report?: object | string; opts?: Record<string, string> } = {}): Promise<GatewayRun> {
-  const args = ['build', '--progress=plain', '--frontend', 'gateway.v0', '--opt', `source=${frontend}`, '--opt', `image=${image}`];
+export async function gatewayPatch(
+  frontend: string,
+  image: string,
+  target: string,
+  o: { report?: object | string; opts?: Record<string, string>; progress?: 'plain' | 'rawjson' } = {},
+): Promise<GatewayRun> {
+  const args = ['build', `--progress=${o.progress ?? 'plain'}`, '--frontend', 'gateway.v0', '--opt', `source=${frontend}`, '--opt', `image=${image}`];
   if (o.report !== undefined) args.push('--local', `report=${reportDir(o.report)}`, '--opt', 'context:report=local:report', '--opt', 'report=report.json');
   for (const [k, v] of Object.entries(o.opts ?? {})) args.push('--opt', `${k}=${v}`);
   args.push('--output', `type=image,name=${target},push=true,registry.insecure=true`);
